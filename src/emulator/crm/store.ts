@@ -1,0 +1,2 @@
+/** CRM data of one portal. Filled in by the CRM methods (src/emulator/crm/). */
+export class CrmStore {}

@@ -1,0 +1,22 @@
+import type { CostModel } from '../options.js';
+
+/** What one command did, as far as its server cost is concerned. */
+export interface CommandWork {
+  write: boolean;
+  rowsReturned: number;
+  /** Rows in the table when a COUNT query ran (a list without start=-1), else 0. */
+  countedTableRows: number;
+}
+
+export function newCommandWork(): CommandWork {
+  return { write: false, rowsReturned: 0, countedTableRows: 0 };
+}
+
+/** Server time of one command in ms under `model` (BENCHMARKS.md "A realistic emulator"). */
+export function commandCostMs(model: CostModel, work: CommandWork): number {
+  return (
+    (work.write ? model.writeMs : model.readMs) +
+    work.rowsReturned * model.perRowMs +
+    (work.countedTableRows / 1_000_000) * model.countMsPerMillionRows
+  );
+}

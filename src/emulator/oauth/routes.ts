@@ -1,0 +1,121 @@
+import type { Emulator } from '../emulator.js';
+import type { Portal } from '../portal.js';
+import type { IssuedTokens } from './token-registry.js';
+import { joinUrl } from '../lifecycle.js';
+
+export interface OAuthReply {
+  status: number;
+  body: unknown;
+  /** A redirect target, for /oauth/authorize/. */
+  location?: string;
+  html?: boolean;
+}
+
+function oauthError(status: number, error: string, description: string): OAuthReply {
+  return { status, body: { error, error_description: description } };
+}
+
+/** The token endpoint, `GET|POST /oauth/token/` (protocol §1.3, §1.4, §1.6). */
+export function tokenEndpoint(emulator: Emulator, params: Record<string, unknown>): OAuthReply {
+  const get = (name: string): string | undefined => (typeof params[name] === 'string' ? (params[name] as string) : undefined);
+  const clientId = get('client_id');
+  if (!clientId) return oauthError(400, 'invalid_request', 'No "client_id" parameter found');
+  // wrong_client arrives with HTTP 200 (protocol §1.6): clients must check for `error` on 200
+  if (clientId !== emulator.options.clientId) return oauthError(200, 'wrong_client', 'Wrong client');
+  if (get('client_secret') !== emulator.options.clientSecret) return oauthError(400, 'invalid_client', 'Invalid client secret');
+
+  const grantType = get('grant_type');
+  let tokens: IssuedTokens | undefined;
+  if (grantType === 'authorization_code') {
+    const code = get('code');
+    if (!code) return oauthError(400, 'invalid_request', 'No "code" parameter found');
+    tokens = emulator.tokens.redeemCode(code);
+    if (!tokens) return oauthError(400, 'invalid_grant', 'Invalid authorization code');
+  } else if (grantType === 'refresh_token') {
+    const refreshToken = get('refresh_token');
+    if (!refreshToken) return oauthError(400, 'invalid_request', 'No "refresh_token" parameter found');
+    tokens = emulator.tokens.refresh(refreshToken);
+    if (!tokens) return oauthError(400, 'invalid_grant', 'Invalid refresh token');
+    const portal = emulator.portal(tokens.memberId);
+    if (portal) portal.stats.refreshes += 1;
+  } else {
+    return oauthError(400, 'unsupported_grant_type', 'Unsupported grant type');
+  }
+  const portal = emulator.portal(tokens.memberId);
+  if (!portal?.app) return oauthError(401, 'NOT_INSTALLED', 'Application not installed');
+  return { status: 200, body: tokenResponse(emulator, portal, tokens) };
+}
+
+export function tokenResponse(emulator: Emulator, portal: Portal, tokens: IssuedTokens): Record<string, unknown> {
+  return {
+    access_token: tokens.accessToken,
+    expires: tokens.expires,
+    expires_in: tokens.expiresIn,
+    scope: tokens.scope.join(','),
+    domain: emulator.oauthDomain(),
+    server_endpoint: emulator.serverEndpoint(),
+    status: portal.app?.status ?? 'L',
+    client_endpoint: emulator.clientEndpoint(portal),
+    member_id: portal.memberId,
+    user_id: tokens.userId,
+    refresh_token: tokens.refreshToken,
+  };
+}
+
+/**
+ * `GET {portal}/oauth/authorize/?client_id&state` (protocol §1.2): the admin is logged in, so
+ * consent is automatic; on success a redirect with code, state, domain, member_id, scope and
+ * server_domain. On failure the portal shows its own page and nothing reaches the app.
+ */
+export function authorizeEndpoint(emulator: Emulator, portal: Portal, params: Record<string, unknown>): OAuthReply {
+  const fail = (text: string): OAuthReply => ({ status: 400, body: `<html><body><h1>Authorization error</h1><p>${text}</p></body></html>`, html: true });
+  if (params.client_id !== emulator.options.clientId) return fail('Unknown application');
+  if (!portal.app) return fail('The application is not installed on this portal');
+  const redirect = emulator.options.redirectUri ?? (portal.app.appUrl ? joinUrl(portal.app.appUrl, 'oauth/callback') : undefined);
+  if (!redirect) return fail('The application has no redirect URI');
+  const code = emulator.tokens.createCode(portal.memberId, portal.app.userId, portal.app.scope);
+  const query = new URLSearchParams({
+    code,
+    state: typeof params.state === 'string' ? params.state : '',
+    domain: portal.domain,
+    member_id: portal.memberId,
+    scope: portal.app.scope.join(','),
+    server_domain: emulator.oauthDomain(),
+  });
+  const separator = redirect.includes('?') ? '&' : '?';
+  return { status: 302, body: '', location: `${redirect}${separator}${query.toString()}` };
+}
+
+/** `{server_endpoint}app.info` on the OAuth server: the trusted check of a token (protocol §1.7). */
+export function oauthServerRest(emulator: Emulator, method: string, params: Record<string, unknown>, bearer?: string): OAuthReply {
+  const name = method.toLowerCase().replace(/\.json$/, '');
+  if (name !== 'app.info') return oauthError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
+  const token = bearer ?? (typeof params.auth === 'string' ? params.auth : undefined) ?? (typeof params.access_token === 'string' ? params.access_token : undefined);
+  if (!token) return oauthError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
+  const check = emulator.tokens.check(token);
+  if (!check.ok) return check.reason === 'expired' ? oauthError(401, 'expired_token', 'The access token provided has expired.') : oauthError(401, 'invalid_token', 'The access token provided is invalid.');
+  const portal = emulator.portal(check.record.memberId);
+  if (!portal?.app) return oauthError(401, 'invalid_token', 'The access token provided is invalid.');
+  return {
+    status: 200,
+    body: {
+      result: {
+        client_id: emulator.options.clientId,
+        scope: check.record.scope.join(','),
+        expires: Math.floor(check.record.expiresAtMs / 1000),
+        user_id: check.record.userId,
+        install: {
+          installed: true,
+          version: portal.app.version,
+          status: portal.app.status,
+          scope: portal.app.scope.join(','),
+          domain: portal.domain,
+          uri: `${emulator.baseUrl}/${portal.domain}`,
+          client_endpoint: emulator.clientEndpoint(portal),
+          member_id: portal.memberId,
+          member_type: 'PORTAL',
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import type { CostModel, PortalLimits } from './options.js';
+import type { BucketState } from './limits/leaky-bucket.js';
+import { OperatingBudget } from './limits/operating.js';
+import { CrmStore } from './crm/store.js';
+import { PortalEvents } from './events/portal-events.js';
+import { RobotRegistry } from './robots/registry.js';
+
+/** Plan names; `enterprise` selects the enterprise limits (protocol §5.1, app.info LICENSE_FAMILY). */
+export type PortalPlan = 'free' | 'basic' | 'standard' | 'professional' | 'enterprise';
+
+export interface PortalUser {
+  ID: number;
+  NAME: string;
+  LAST_NAME: string;
+  EMAIL: string;
+  ADMIN: boolean;
+  TIME_ZONE: string;
+}
+
+/** The app as installed on this portal (protocol §2). */
+export interface AppInstallation {
+  appUrl: string | null;
+  applicationToken: string;
+  scope: string[];
+  version: number;
+  /** App status letter (protocol §2.8). */
+  status: string;
+  installedAtMs: number;
+  /** The user who installed the app (an admin). */
+  userId: number;
+}
+
+/** Faults injected per portal through `PUT /_emulator/portals/:memberId/faults`. */
+export interface PortalFaults {
+  /** Share of REST requests (0..1) answered with `errorStatus`. */
+  errorRate: number;
+  errorStatus: number;
+  /** Error code sent with injected errors. */
+  errorCode: string;
+  /** Added latency per REST request in ms (real time). */
+  latencyMs: number;
+  /** Portal answers 503 with an HTML page until this emulator time (ms). */
+  downUntilMs: number;
+  /** Share of REST requests (0..1) whose connection is reset without an answer. */
+  resetRate: number;
+  /** Share of REST requests (0..1) that hang without an answer (until the client gives up). */
+  hangRate: number;
+}
+
+export interface PortalStats {
+  requests: number;
+  /** REST commands executed, batch sub-commands included. */
+  commands: number;
+  rateLimitRejections: number;
+  operatingRejections: number;
+  refreshes: number;
+  eventsDelivered: number;
+  eventsFailed: number;
+  byMethod: Record<string, number>;
+  byStatus: Record<string, number>;
+}
+
+export const NO_FAULTS: PortalFaults = {
+  errorRate: 0,
+  errorStatus: 500,
+  errorCode: 'INTERNAL_SERVER_ERROR',
+  latencyMs: 0,
+  downUntilMs: 0,
+  resetRate: 0,
+  hangRate: 0,
+};
+
+export function emptyStats(): PortalStats {
+  return {
+    requests: 0,
+    commands: 0,
+    rateLimitRejections: 0,
+    operatingRejections: 0,
+    refreshes: 0,
+    eventsDelivered: 0,
+    eventsFailed: 0,
+    byMethod: {},
+    byStatus: {},
+  };
+}
+
+export interface PortalInit {
+  memberId?: string;
+  domain?: string;
+  plan?: PortalPlan;
+  limits: PortalLimits;
+  cost: CostModel;
+  timeZone?: string;
+}
+
+/** One Bitrix24 portal (customer account) inside the emulator. */
+export class Portal {
+  readonly memberId: string;
+  domain: string;
+  /** Domains this portal had before renames; requests to them answer 302 (protocol §4.5). */
+  readonly previousDomains = new Set<string>();
+  plan: PortalPlan;
+  limits: PortalLimits;
+  cost: CostModel;
+  timeZone: string;
+  deleted = false;
+  app: AppInstallation | null = null;
+  faults: PortalFaults = { ...NO_FAULTS };
+  stats: PortalStats = emptyStats();
+  readonly bucket: BucketState = { level: 0, updatedAtMs: 0 };
+  readonly operating: OperatingBudget;
+  readonly users = new Map<number, PortalUser>();
+  /** Incoming webhooks: code → user and scope (protocol §4.1). */
+  readonly webhooks = new Map<string, { userId: number; scope: string[] }>();
+  readonly crm = new CrmStore();
+  readonly events: PortalEvents;
+  readonly robots = new RobotRegistry();
+
+  constructor(init: PortalInit) {
+    this.memberId = init.memberId ?? randomBytes(16).toString('hex');
+    this.domain = init.domain ?? `portal-${this.memberId.slice(0, 8)}.bitrix24.test`;
+    this.plan = init.plan ?? 'professional';
+    this.limits = { ...init.limits };
+    this.cost = { ...init.cost };
+    this.timeZone = init.timeZone ?? 'Europe/Berlin';
+    this.operating = new OperatingBudget(() => this.limits.operatingWindowSeconds);
+    this.events = new PortalEvents(this);
+    this.users.set(1, { ID: 1, NAME: 'Anna', LAST_NAME: 'Admin', EMAIL: 'admin@example.test', ADMIN: true, TIME_ZONE: this.timeZone });
+    this.users.set(2, { ID: 2, NAME: 'Ivan', LAST_NAME: 'User', EMAIL: 'user@example.test', ADMIN: false, TIME_ZONE: this.timeZone });
+  }
+
+  /** `LICENSE_FAMILY` as app.info reports it. */
+  get licenseFamily(): string {
+    return this.plan === 'enterprise' ? 'ent' : this.plan === 'professional' ? 'pro' : this.plan;
+  }
+
+  countStatus(status: number): void {
+    this.stats.byStatus[status] = (this.stats.byStatus[status] ?? 0) + 1;
+  }
+}

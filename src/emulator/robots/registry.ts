@@ -1,0 +1,2 @@
+/** Robots registered by the app on one portal (protocol §7). */
+export class RobotRegistry {}

@@ -1,0 +1,218 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Emulator } from './emulator.js';
+import type { EmulatorOptionsInput } from './options.js';
+import type { Portal } from './portal.js';
+import { parsePhpQuery } from './params.js';
+import { dispatchRest } from './rest/dispatch.js';
+import { RestError, restErrors } from './rest-error.js';
+import { authorizeEndpoint, oauthServerRest, tokenEndpoint, type OAuthReply } from './oauth/routes.js';
+import { registerControlRoutes } from './control/index.js';
+
+
+interface ParsedBody {
+  params: Record<string, unknown>;
+  invalid?: string;
+}
+
+/** Builds the HTTP face of an emulator: OAuth server, portals' REST, and the control API. */
+export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: emulator.options.bodyLimitBytes,
+    forceCloseConnections: true,
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+      querystringParser: (text: string) => parsePhpQuery(text),
+    },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, { params: {} } satisfies ParsedBody);
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        return done(null, { params: {}, invalid: 'The JSON body must be an object' } satisfies ParsedBody);
+      }
+      done(null, { params: value as Record<string, unknown> } satisfies ParsedBody);
+    } catch {
+      done(null, { params: {}, invalid: 'Malformed JSON body' } satisfies ParsedBody);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, { params: parsePhpQuery(String(body)) } satisfies ParsedBody);
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    const type = req.headers['content-type'] ?? '';
+    const text = String(body);
+    if (text.trim() === '') return done(null, { params: {} } satisfies ParsedBody);
+    done(null, { params: {}, invalid: `Unsupported content type: ${type.split(';')[0]}` } satisfies ParsedBody);
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const description = status === 413 ? 'Request body is too large' : status === 500 ? 'Internal server error' : 'Bad request';
+    void reply.status(status).send({ error: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'INVALID_REQUEST', error_description: description });
+  });
+
+  registerControlRoutes(app, emulator);
+
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'],
+    url: '/*',
+    handler: (request, reply) => route(emulator, request, reply),
+  });
+  return app;
+}
+
+async function route(emulator: Emulator, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const url = new URL(request.url.replace(/\/{2,}/g, '/'), 'http://emulator');
+  const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const body = (request.body as ParsedBody | undefined) ?? { params: {} };
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  const params = { ...query, ...body.params };
+  const bearer = bearerToken(request.headers.authorization);
+
+  const hostPortal = emulator.portalByDomain(hostname(request.headers.host));
+  if (hostPortal) return portalRoute(emulator, hostPortal, segments, params, bearer, body, request, reply);
+
+  const first = segments[0] ?? '';
+  if (first === 'oauth' && segments[1] === 'token') return sendOAuth(reply, tokenEndpoint(emulator, params));
+  if (first === 'rest') {
+    return sendOAuth(reply, oauthServerRest(emulator, segments.slice(1).join('/'), params, bearer));
+  }
+  if (first.includes('.')) {
+    const portal = emulator.portalByDomain(first);
+    if (portal) return portalRoute(emulator, portal, segments.slice(1), params, bearer, body, request, reply);
+    const renamed = emulator.portalByPreviousDomain(first);
+    if (renamed) {
+      // a renamed portal answers 302 to its new address (protocol §4.5)
+      const location = `${emulator.baseUrl}/${renamed.domain}/${segments.slice(1).join('/')}${url.search}`;
+      return reply.status(302).header('location', location).type('text/html').send('<html><body>Moved</body></html>');
+    }
+    return reply.status(404).type('text/html').send('<html><body><h1>404 Not Found</h1><p>No portal at this address</p></body></html>');
+  }
+  return sendRest(reply, restErrors.methodNotFound().status, restErrors.methodNotFound().toBody());
+}
+
+async function portalRoute(
+  emulator: Emulator,
+  portal: Portal,
+  segments: string[],
+  params: Record<string, unknown>,
+  bearer: string | undefined,
+  body: ParsedBody,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  if (segments[0] === 'oauth' && segments[1] === 'authorize') return sendOAuth(reply, authorizeEndpoint(emulator, portal, params));
+  if (segments[0] !== 'rest') {
+    return reply.status(404).type('text/html').send('<html><body><h1>404 Not Found</h1></body></html>');
+  }
+
+  const fault = await applyFaults(emulator, portal, request, reply);
+  if (fault === 'handled') return reply;
+  if (body.invalid) {
+    portal.stats.requests += 1;
+    const error = restErrors.invalidRequest(body.invalid);
+    portal.countStatus(error.status);
+    return sendRest(reply, error.status, error.toBody());
+  }
+  if (!emulator.options.relax.allowHttp && request.protocol !== 'https') {
+    const error = restErrors.invalidRequest('Https required.');
+    return sendRest(reply, error.status, error.toBody());
+  }
+
+  const response = await dispatchRest(emulator, {
+    portal,
+    path: segments.slice(1).join('/'),
+    params,
+    ...(bearer ? { bearer } : {}),
+  });
+  if (portal.cost.simulateLatency && response.delayMs > 0) await sleep(response.delayMs);
+  return sendRest(reply, response.status, response.body);
+}
+
+/** Per-portal faults (control API `PUT …/faults`): downtime, resets, hangs, latency, errors. */
+async function applyFaults(emulator: Emulator, portal: Portal, request: FastifyRequest, reply: FastifyReply): Promise<'handled' | 'pass'> {
+  const { faults } = portal;
+  if (faults.downUntilMs > emulator.clock.nowMs()) {
+    portal.stats.requests += 1;
+    portal.countStatus(503);
+    await reply.status(503).type('text/html').send('<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>');
+    return 'handled';
+  }
+  if (faults.resetRate > 0 && Math.random() < faults.resetRate) {
+    portal.stats.requests += 1;
+    reply.hijack();
+    request.raw.socket.destroy();
+    return 'handled';
+  }
+  if (faults.hangRate > 0 && Math.random() < faults.hangRate) {
+    portal.stats.requests += 1;
+    reply.hijack();
+    // never answered: the connection stays open until the client or the server closes it
+    await new Promise<void>((resolve) => request.raw.socket.once('close', () => resolve()));
+    return 'handled';
+  }
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+  if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
+    portal.stats.requests += 1;
+    portal.countStatus(faults.errorStatus);
+    const error = new RestError(faults.errorStatus, faults.errorCode, 'Injected fault');
+    await reply.status(error.status).send(error.toBody());
+    return 'handled';
+  }
+  return 'pass';
+}
+
+function sendOAuth(reply: FastifyReply, answer: OAuthReply): FastifyReply {
+  if (answer.location) return reply.status(answer.status).header('location', answer.location).send();
+  if (answer.html) return reply.status(answer.status).type('text/html').send(answer.body);
+  return reply.status(answer.status).type('application/json; charset=utf-8').send(JSON.stringify(answer.body));
+}
+
+function sendRest(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.status(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)$/i);
+  return match?.[1];
+}
+
+function hostname(host: string | undefined): string {
+  return (host ?? '').replace(/:\d+$/, '').toLowerCase();
+}
+
+export interface StartEmulatorOptions extends EmulatorOptionsInput {
+  /** @defaultValue 0 (a free port) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+}
+
+export interface RunningEmulator {
+  /** e.g. `http://127.0.0.1:4100` */
+  url: string;
+  emulator: Emulator;
+  server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Starts an emulator on a real socket. */
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const { port = 0, host = '127.0.0.1', ...emulatorOptions } = options;
+  const emulator = new Emulator(emulatorOptions);
+  const server = buildEmulatorServer(emulator);
+  await server.listen({ port, host });
+  const address = server.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const listenHost = host.includes(':') ? `[${host}]` : host;
+  emulator.baseUrl = (emulatorOptions.publicUrl ?? `http://${listenHost}:${actualPort}`).replace(/\/+$/, '');
+  return { url: emulator.baseUrl, emulator, server, close: () => server.close() };
+}
+
