@@ -64,6 +64,7 @@ export class Emulator {
       cost: { ...this.options.cost, ...input.cost },
     });
     portal.bucket.updatedAtMs = this.clock.nowMs();
+    portal.events.attach(this);
     this.#portals.set(portal.memberId, portal);
     return portal;
   }

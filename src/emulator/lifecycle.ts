@@ -4,6 +4,7 @@ import type { Portal } from './portal.js';
 import type { IssuedTokens } from './oauth/token-registry.js';
 import { authBlock } from './auth-block.js';
 import { postForm, type DeliveryResult } from './delivery.js';
+import type { DeliveryLogEntry } from './events/outbox.js';
 
 export const DEFAULT_APP_SCOPE = ['crm', 'bizproc', 'user_brief', 'placement'];
 
@@ -97,4 +98,97 @@ export function newApplicationToken(): string {
 
 export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+export interface UpdateInput {
+  /** The new version. @defaultValue the current version + 1 */
+  version?: number;
+  /** The admin who runs the update and whose tokens ONAPPUPDATE carries. @defaultValue the installing user */
+  userId?: number;
+  /**
+   * Drop the app's event bindings after ONAPPUPDATE, as "its actions will be deleted" on update
+   * (protocol §2.4; which bindings go is UNCONFIRMED). @defaultValue true
+   */
+  dropBindingsOnUpdate?: boolean;
+  /** Drop the app's robots too (UNCONFIRMED either way). @defaultValue false */
+  dropRobotsOnUpdate?: boolean;
+}
+
+export interface UpdateOutcome extends InstallOutcome {
+  version: number;
+  previous_version: number;
+  deliveries: DeliveryLogEntry[];
+  dropped: { bindings: number; robots: number };
+}
+
+/**
+ * Updates the installed app (protocol §2.4): a new application_token and a new token pair, then
+ * ONAPPUPDATE (VERSION, PREVIOUS_VERSION, LANGUAGE_ID; auth with refresh_token and the new
+ * application_token) to the handlers bound for it. Bindings are then dropped, as the real portal
+ * drops an app's actions on update. Resolves once the deliveries have finished.
+ */
+export async function updateApp(emulator: Emulator, portal: Portal, input: UpdateInput = {}): Promise<UpdateOutcome> {
+  const app = portal.app;
+  if (!app) throw new Error('the app is not installed on this portal');
+  const previous = app.version;
+  app.version = input.version ?? previous + 1;
+  app.applicationToken = newApplicationToken();
+  const userId = input.userId ?? app.userId;
+  const tokens = emulator.tokens.issue(portal.memberId, userId, app.scope);
+  const report = portal.events.fire(
+    'ONAPPUPDATE',
+    { VERSION: String(app.version), PREVIOUS_VERSION: String(previous), LANGUAGE_ID: 'en' },
+    { userId, tokens },
+  );
+  const dropped = {
+    bindings: input.dropBindingsOnUpdate === false ? 0 : portal.events.dropAll(),
+    robots: 0,
+  };
+  if (input.dropRobotsOnUpdate) {
+    dropped.robots = portal.robots.robots.size;
+    portal.robots.clear();
+  }
+  await portal.events.outbox.idle();
+  return { ...outcome(emulator, portal, tokens, null), version: app.version, previous_version: previous, deliveries: report.online, dropped };
+}
+
+export interface UninstallInput {
+  /** The "clear application data" tick: data CLEAN 1/0. @defaultValue false */
+  clean?: boolean;
+  /**
+   * Also deliver ONAPPUNINSTALL here without a binding; whether the real portal does so is
+   * UNCONFIRMED (protocol §2.5).
+   */
+  handlerUrl?: string;
+}
+
+export interface UninstallOutcome {
+  member_id: string;
+  application_token: string;
+  deliveries: DeliveryLogEntry[];
+  removed: { bindings: number; robots: number };
+}
+
+/**
+ * Uninstalls the app (protocol §2.5): ONAPPUNINSTALL (LANGUAGE_ID, CLEAN; auth without tokens)
+ * to the bound handlers, then API access is revoked and bindings, offline queue and robots go.
+ * The payload is built before revocation; it is delivered after, so a handler that calls back
+ * gets 401. Resolves once the deliveries have finished.
+ */
+export async function uninstallApp(emulator: Emulator, portal: Portal, input: UninstallInput = {}): Promise<UninstallOutcome> {
+  const app = portal.app;
+  if (!app) throw new Error('the app is not installed on this portal');
+  const report = portal.events.fire(
+    'ONAPPUNINSTALL',
+    { LANGUAGE_ID: 'en', CLEAN: input.clean ? '1' : '0' },
+    { userId: app.userId, ...(input.handlerUrl ? { extraHandlers: [input.handlerUrl] } : {}) },
+  );
+  emulator.tokens.revokePortal(portal.memberId);
+  portal.events.forgetTokens();
+  portal.app = null;
+  const removed = { bindings: portal.events.dropAll(), robots: portal.robots.robots.size };
+  portal.robots.clear();
+  portal.events.offline.reset();
+  await portal.events.outbox.idle();
+  return { member_id: portal.memberId, application_token: app.applicationToken, deliveries: report.online, removed };
 }
