@@ -71,6 +71,12 @@ export interface EmulatorOptions {
   cost: CostModel;
   /** @defaultValue 'request' */
   batchBilling: BatchBilling;
+  /**
+   * Whether a request refused with 503 QUERY_LIMIT_EXCEEDED still adds to the leaky bucket. The docs
+   * say every incoming request adds to the counter; UNCONFIRMED for refused ones (protocol §5.1).
+   * @defaultValue true
+   */
+  countRefusedRequests: boolean;
   relax: Relaxations;
   /** Largest accepted request body in bytes. @defaultValue 10 MiB */
   bodyLimitBytes: number;
@@ -130,6 +136,7 @@ export function resolveEmulatorOptions(input: EmulatorOptionsInput = {}): Emulat
     enterpriseLimits: { ...ENTERPRISE_LIMITS, ...input.enterpriseLimits },
     cost: { ...ZERO_COST, ...input.cost },
     batchBilling: input.batchBilling ?? 'request',
+    countRefusedRequests: input.countRefusedRequests ?? true,
     relax: { allowLoopbackHandlers: true, allowHttp: true, ...input.relax },
     bodyLimitBytes: input.bodyLimitBytes ?? 10 * 1024 * 1024,
     deliveryTimeoutMs: input.deliveryTimeoutMs ?? 5000,

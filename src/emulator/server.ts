@@ -8,6 +8,7 @@ import { dispatchRest } from './rest/dispatch.js';
 import { RestError, restErrors } from './rest-error.js';
 import { authorizeEndpoint, oauthServerRest, tokenEndpoint, type OAuthReply } from './oauth/routes.js';
 import { registerControlRoutes } from './control/index.js';
+import { controlError } from './control/validation.js';
 
 
 interface ParsedBody {
@@ -21,6 +22,11 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
     logger: false,
     bodyLimit: emulator.options.bodyLimitBytes,
     forceCloseConnections: true,
+    // malformed URLs and similar router-level failures answer in the envelope, not Fastify's own shape
+    frameworkErrors: (error, _request, reply) => {
+      const description = (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
+      void (reply as FastifyReply).status(400).send({ error: 'INVALID_REQUEST', error_description: description });
+    },
     routerOptions: {
       ignoreTrailingSlash: true,
       ignoreDuplicateSlashes: true,
@@ -45,17 +51,25 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, { params: parsePhpQuery(String(body)) } satisfies ParsedBody);
   });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
-    const type = req.headers['content-type'] ?? '';
-    const text = String(body);
-    if (text.trim() === '') return done(null, { params: {} } satisfies ParsedBody);
-    done(null, { params: {}, invalid: `Unsupported content type: ${type.split(';')[0]}` } satisfies ParsedBody);
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
+    parseMultipart(String(req.headers['content-type'] ?? ''), body as Buffer).then(
+      (params) => done(null, { params } satisfies ParsedBody),
+      () => done(null, { params: {}, invalid: 'Malformed multipart body' } satisfies ParsedBody),
+    );
+  });
+  // the core parses any other POST body with parse_str, whatever its content type (CORE rest_util.php `getRequestData`)
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, { params: parsePhpQuery(String(body)) } satisfies ParsedBody);
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     const description = status === 413 ? 'Request body is too large' : status === 500 ? 'Internal server error' : 'Bad request';
     void reply.status(status).send({ error: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'INVALID_REQUEST', error_description: description });
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    const error = restErrors.methodNotFound();
+    void reply.status(error.status).send(error.toBody());
   });
 
   registerControlRoutes(app, emulator);
@@ -70,16 +84,25 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
 
 async function route(emulator: Emulator, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const url = new URL(request.url.replace(/\/{2,}/g, '/'), 'http://emulator');
-  const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const segments = url.pathname.split('/').filter(Boolean).map(safeDecode);
   const body = (request.body as ParsedBody | undefined) ?? { params: {} };
   const query = (request.query ?? {}) as Record<string, unknown>;
+  // body parameters override query parameters (CORE rest_util.php `getRequestData`: array_replace)
   const params = { ...query, ...body.params };
   const bearer = bearerToken(request.headers.authorization);
 
-  const hostPortal = emulator.portalByDomain(hostname(request.headers.host));
+  const host = hostname(request.headers.host);
+  const hostPortal = emulator.portalByDomain(host);
   if (hostPortal) return portalRoute(emulator, hostPortal, segments, params, bearer, body, request, reply);
+  const renamedHost = emulator.portalByPreviousDomain(host);
+  if (renamedHost) {
+    // a renamed portal answers 302 to its new address with the same path (protocol §4.5)
+    const port = /:\d+$/.exec(request.headers.host ?? '')?.[0] ?? '';
+    return moved(reply, `${request.protocol}://${renamedHost.domain}${port}${url.pathname}${url.search}`);
+  }
 
   const first = segments[0] ?? '';
+  if (first === '_emulator') return controlError(reply, 404, 'CONTROL_ROUTE_NOT_FOUND', `No control route ${request.method} ${url.pathname}`);
   if (first === 'oauth' && segments[1] === 'token') return sendOAuth(reply, tokenEndpoint(emulator, params));
   if (first === 'rest') {
     return sendOAuth(reply, oauthServerRest(emulator, segments.slice(1).join('/'), params, bearer));
@@ -89,13 +112,32 @@ async function route(emulator: Emulator, request: FastifyRequest, reply: Fastify
     if (portal) return portalRoute(emulator, portal, segments.slice(1), params, bearer, body, request, reply);
     const renamed = emulator.portalByPreviousDomain(first);
     if (renamed) {
-      // a renamed portal answers 302 to its new address (protocol §4.5)
-      const location = `${emulator.baseUrl}/${renamed.domain}/${segments.slice(1).join('/')}${url.search}`;
-      return reply.status(302).header('location', location).type('text/html').send('<html><body>Moved</body></html>');
+      const tail = url.pathname.split('/').filter(Boolean).slice(1).join('/');
+      return moved(reply, `${emulator.baseUrl}/${renamed.domain}/${tail}${url.search}`);
     }
     return reply.status(404).type('text/html').send('<html><body><h1>404 Not Found</h1><p>No portal at this address</p></body></html>');
   }
   return sendRest(reply, restErrors.methodNotFound().status, restErrors.methodNotFound().toBody());
+}
+
+function moved(reply: FastifyReply, location: string): FastifyReply {
+  return reply.status(302).header('location', location).type('text/html').send('<html><body><h1>302 Found</h1><p>The portal has moved.</p></body></html>');
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** multipart/form-data through the platform's own parser; file parts are passed by name only. */
+async function parseMultipart(contentType: string, body: Buffer): Promise<Record<string, unknown>> {
+  const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
+  const flat = new URLSearchParams();
+  for (const [name, value] of form.entries()) flat.append(name, typeof value === 'string' ? value : value.name);
+  return parsePhpQuery(flat.toString());
 }
 
 async function portalRoute(
@@ -122,7 +164,9 @@ async function portalRoute(
     return sendRest(reply, error.status, error.toBody());
   }
   if (!emulator.options.relax.allowHttp && request.protocol !== 'https') {
+    portal.stats.requests += 1;
     const error = restErrors.invalidRequest('Https required.');
+    portal.countStatus(error.status);
     return sendRest(reply, error.status, error.toBody());
   }
 

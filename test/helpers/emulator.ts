@@ -62,3 +62,59 @@ export async function rest(portal: TestPortal, method: string, params: Record<st
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+/** Moves the emulator clock forward (tokens expire, buckets drain, operating minutes leave the window). */
+export async function advanceClock(emu: RunningEmulator, seconds: number): Promise<void> {
+  await control(emu, '/clock', { advanceSeconds: seconds });
+}
+
+/** Reads a portal's stats from the control API. */
+export async function portalStats(emu: RunningEmulator, memberId: string): Promise<Record<string, unknown> & { bucketLevel: number }> {
+  return control(emu, `/portals/${memberId}/stats`, undefined, 'GET');
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * A request through node:http, for what fetch will not send: a chosen `Host` header, a raw path
+ * with invalid percent-encoding, an arbitrary body.
+ */
+export async function rawRequest(
+  emu: RunningEmulator,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
+): Promise<RawAnswer> {
+  const { request } = await import('node:http');
+  const base = new URL(emu.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: base.hostname, port: base.port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/** Seeds CRM rows through the control API (`POST /_emulator/portals/:memberId/crm/seed`). */
+export async function seedCrm(
+  emu: RunningEmulator,
+  portal: TestPortal,
+  entity: 'deal' | 'contact' | 'company' | 'lead',
+  count: number,
+  fields: Record<string, unknown> = {},
+): Promise<{ created: number; firstId: number | null; lastId: number | null }> {
+  return control(emu, `/portals/${portal.memberId}/crm/seed`, { entity, count, fields });
+}
+
+/** A portal whose leaky bucket never gets in the way of a test that makes many calls. */
+export const UNLIMITED_PORTAL = { drainPerSecond: 100_000, burst: 100_000 } as const;

@@ -6,6 +6,7 @@ import { emptyStats } from '../portal.js';
 import { installApp, renamePortal } from '../lifecycle.js';
 import { randomBytes } from 'node:crypto';
 import { controlError, parseBody, portalParam } from './validation.js';
+import { drainedLevel } from '../limits/leaky-bucket.js';
 
 const costSchema = z
   .object({
@@ -164,7 +165,12 @@ export function registerPortalControlRoutes(app: FastifyInstance, emulator: Emul
   app.get('/_emulator/portals/:memberId/stats', async (request, reply) => {
     const portal = portalParam(emulator, request.params, reply);
     if (!portal) return reply;
-    return { ...portal.stats, bucketLevel: portal.bucket.level };
+    const nowMs = emulator.clock.nowMs();
+    return {
+      ...portal.stats,
+      bucketLevel: drainedLevel(portal.bucket, nowMs, portal.limits.drainPerSecond),
+      operatingSeconds: portal.operating.snapshot(nowMs),
+    };
   });
 
   app.post('/_emulator/portals/:memberId/stats/reset', async (request, reply) => {
@@ -175,7 +181,8 @@ export function registerPortalControlRoutes(app: FastifyInstance, emulator: Emul
   });
 
   app.post('/_emulator/clock', async (request, reply) => {
-    const input = parseBody(z.object({ advanceSeconds: z.number().min(0) }).strict(), request.body, reply);
+    // at most ten years per call: dates must stay printable (time.date_start)
+    const input = parseBody(z.object({ advanceSeconds: z.number().min(0).max(10 * 365 * 86_400) }).strict(), request.body, reply);
     if (!input) return reply;
     emulator.clock.advance(input.advanceSeconds);
     return { now: emulator.clock.nowSeconds(), offsetSeconds: emulator.clock.offsetMs / 1000 };

@@ -6,13 +6,18 @@ export interface CommandWork {
   rowsReturned: number;
   /** Rows in the table when a COUNT query ran (a list without start=-1), else 0. */
   countedTableRows: number;
+  /**
+   * Time spent in commands this one ran on its behalf (a batch's sub-commands), in ms. It makes the
+   * answer later but is billed to those commands, not to this one (protocol §5.2).
+   */
+  nestedMs: number;
 }
 
 export function newCommandWork(): CommandWork {
-  return { write: false, rowsReturned: 0, countedTableRows: 0 };
+  return { write: false, rowsReturned: 0, countedTableRows: 0, nestedMs: 0 };
 }
 
-/** Server time of one command in ms under `model` (BENCHMARKS.md "A realistic emulator"). */
+/** Server time of one command in ms under `model` (BENCHMARKS.md "A realistic emulator"); nested work excluded. */
 export function commandCostMs(model: CostModel, work: CommandWork): number {
   return (
     (work.write ? model.writeMs : model.readMs) +

@@ -37,8 +37,10 @@ export function registerSystemMethods(registry: MethodRegistry): void {
   registry.define('app.info', {
     scope: 'basic',
     handler: ({ portal, auth, emulator }) => {
-      if (auth.kind !== 'oauth' || !portal.app) throw restErrors.applicationContextRequired();
       const licenseFamily = portal.licenseFamily;
+      // an incoming webhook gets its scope and the license (CORE rest_provider.php `appInfo`, password branch)
+      if (auth.kind === 'webhook') return { result: { SCOPE: auth.scope, LICENSE: `en_${licenseFamily}` } };
+      if (!portal.app) throw restErrors.applicationContextRequired();
       return {
         result: {
           ID: 1,

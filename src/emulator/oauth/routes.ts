@@ -38,7 +38,10 @@ export function tokenEndpoint(emulator: Emulator, params: Record<string, unknown
     if (!tokens) return oauthError(400, 'invalid_grant', 'Invalid refresh token');
     const portal = emulator.portal(tokens.memberId);
     if (portal) portal.stats.refreshes += 1;
+  } else if (!grantType) {
+    return oauthError(400, 'invalid_request', 'No "grant_type" parameter found');
   } else {
+    // not in the Bitrix24 error list; the RFC 6749 code (UNCONFIRMED)
     return oauthError(400, 'unsupported_grant_type', 'Unsupported grant type');
   }
   const portal = emulator.portal(tokens.memberId);

@@ -6,6 +6,9 @@ import { tryAdd } from '../limits/leaky-bucket.js';
 import { commandCostMs, newCommandWork } from '../limits/cost-model.js';
 import { restTime, type RestTime } from './time.js';
 
+/** Commands one batch runs; later ones fail with ERROR_BATCH_LENGTH_EXCEEDED (protocol §5.3). */
+export const BATCH_MAX_LENGTH = 50;
+
 export interface RestRequest {
   portal: Portal;
   /** The path after `/rest/`: `crm.deal.add.json` or `{user}/{code}/crm.deal.add`. */
@@ -40,7 +43,7 @@ export async function dispatchRest(emulator: Emulator, request: RestRequest): Pr
     if (!definition) throw restErrors.methodNotFound();
 
     const billed = method === 'batch' && emulator.options.batchBilling === 'per-command' ? batchSize(params) : 1;
-    if (!tryAdd(portal.bucket, emulator.clock.nowMs(), portal.limits, billed)) {
+    if (!tryAdd(portal.bucket, emulator.clock.nowMs(), portal.limits, billed, emulator.options.countRefusedRequests)) {
       portal.stats.rateLimitRejections += 1;
       throw restErrors.queryLimitExceeded();
     }
@@ -60,7 +63,8 @@ export async function dispatchRest(emulator: Emulator, request: RestRequest): Pr
 
 /**
  * Runs one command for an authenticated caller: access checks, the per-method operating budget,
- * the handler, and the bill. `batch` calls this for each of its commands.
+ * the handler, and the bill. `batch` calls this for each of its commands, passing `startMs` so its
+ * commands follow one another on the emulator's time line.
  */
 export async function executeCommand(
   emulator: Emulator,
@@ -69,8 +73,8 @@ export async function executeCommand(
   method: string,
   params: Params,
   authConnector = '',
+  startMs = emulator.clock.nowMs(),
 ): Promise<CommandOutcome> {
-  const startMs = emulator.clock.nowMs();
   const definition = emulator.methods.get(method);
   if (!definition) return { ok: false, error: restErrors.methodNotFound(), costMs: 0 };
   const key = method.toLowerCase();
@@ -78,7 +82,8 @@ export async function executeCommand(
     if (definition.appContextOnly && auth.kind !== 'oauth') throw restErrors.wrongAuthType();
     if (definition.scope !== 'basic' && !auth.scope.includes(definition.scope)) throw restErrors.insufficientScope();
     if (definition.adminOnly && !portal.users.get(auth.userId)?.ADMIN) throw restErrors.accessDenied();
-    if (portal.operating.used(key, startMs) >= portal.limits.operatingLimitSeconds) {
+    // "above the limit, the next call of that method" is refused; the call that crosses it still runs
+    if (portal.operating.exhausted(key, startMs, portal.limits.operatingLimitSeconds)) {
       portal.stats.operatingRejections += 1;
       throw restErrors.operationTimeLimit(method);
     }
@@ -86,7 +91,8 @@ export async function executeCommand(
     return { ok: false, error: error as RestError, costMs: 0 };
   }
 
-  portal.stats.commands += 1;
+  // the outer batch is not a command of its own: its sub-commands are counted
+  if (key !== 'batch') portal.stats.commands += 1;
   portal.stats.byMethod[key] = (portal.stats.byMethod[key] ?? 0) + 1;
   const work = newCommandWork();
   let result: MethodResult | undefined;
@@ -96,9 +102,10 @@ export async function executeCommand(
   } catch (error) {
     failure = error instanceof RestError ? error : restErrors.internal();
   }
-  // batch bills its commands to their own methods; the outer call costs nothing (protocol §5.2)
-  const costMs = key === 'batch' ? 0 : commandCostMs(portal.cost, work);
-  portal.operating.add(key, startMs, costMs / 1000);
+  // a batch bills its commands to their own methods; the outer call costs nothing (protocol §5.2)
+  const ownMs = key === 'batch' ? 0 : commandCostMs(portal.cost, work);
+  portal.operating.add(key, startMs, ownMs / 1000);
+  const costMs = ownMs + work.nestedMs;
   const finishMs = startMs + costMs;
   const time = restTime(startMs, finishMs, portal.operating.used(key, startMs), portal.operating.resetAt(key, startMs));
   if (failure) return { ok: false, error: failure, time, costMs };
@@ -151,10 +158,13 @@ function stringParam(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** Commands a batch will run, for `batchBilling: 'per-command'` (at most 50 run, protocol §5.3). */
 function batchSize(params: Params): number {
-  const cmd = params.cmd;
-  if (cmd && typeof cmd === 'object') return Math.max(1, Object.keys(cmd).length);
-  return 1;
+  const entry = Object.entries(params).find(([name]) => name.toLowerCase() === 'cmd');
+  const cmd = entry?.[1];
+  if (!cmd || typeof cmd !== 'object') return 1;
+  const strings = Object.values(cmd).filter((call) => typeof call === 'string').length;
+  return Math.min(BATCH_MAX_LENGTH, Math.max(1, strings));
 }
 
 function reply(portal: Portal, status: number, body: unknown, delayMs: number): RestResponse {
