@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   B24_ERR_PORTAL_UNINSTALLED: 'The app is uninstalled from this portal',
   B24_ERR_TOKEN_REVOKED: 'The refresh token was rejected; the portal needs to be re-authorized',
   B24_ERR_REFRESH_FAILED: 'Token refresh failed',
+  B24_ERR_CODE_EXCHANGE: 'The OAuth server did not exchange the authorization code for tokens',
   // REST
   B24_ERR_REST: 'Bitrix24 answered with an error',
   B24_ERR_RATE_LIMITED: 'The portal refused the request: QUERY_LIMIT_EXCEEDED',
@@ -30,10 +31,24 @@ export const ERROR_CODES = {
   B24_ERR_BAD_RESPONSE: 'The portal answered with something that is not a Bitrix24 JSON envelope',
   B24_ERR_PORTAL_DELETED: 'The portal was deleted',
   B24_ERR_BATCH: 'A batch command failed',
+  B24_ERR_INVALID_ARGUMENT: 'The call was refused before sending: invalid arguments',
   // inbound HTTP (install, OAuth, events)
   B24_ERR_BAD_REQUEST: 'Malformed or incomplete request',
   B24_ERR_FORBIDDEN: 'Authentication of the request failed',
   B24_ERR_STATE_INVALID: 'OAuth state is unknown, used or expired',
+  // queue and scheduler
+  B24_ERR_JOB_NON_RETRYABLE: 'The job failed in a way that retrying cannot fix',
+  B24_ERR_JOB_NOT_FOUND: 'Unknown job',
+  B24_ERR_JOB_STATE: 'The job is not in a state that allows this',
+  B24_ERR_LEASE_LOST: 'The job is no longer leased to this worker; its outcome was discarded',
+  B24_ERR_SCHEDULE: 'Invalid schedule (cron pattern or time zone)',
+  B24_ERR_MEMBER_MISMATCH: 'The member_id in the URL does not match the payload',
+  B24_ERR_OAUTH_UNAVAILABLE: 'The OAuth server could not be reached to verify the request',
+  B24_ERR_EVENT_NOT_HANDLED: 'No receiver for this event yet',
+  B24_ERR_ROUTE_NOT_FOUND: 'No such route',
+  B24_ERR_PAYLOAD_TOO_LARGE: 'Request body too large',
+  B24_ERR_UNSUPPORTED_MEDIA_TYPE: 'Unsupported request content type',
+  B24_ERR_INTERNAL: 'Internal server error',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

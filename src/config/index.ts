@@ -1,0 +1,147 @@
+/**
+ * Configuration from the environment, validated once at start. Every problem is reported at once,
+ * by variable name; values of secret variables never appear in a message.
+ */
+import { z } from 'zod';
+import { B24Error } from '../errors.js';
+import { parseSecretKey } from '../store/crypto.js';
+
+/** The default OAuth token server (protocol §1.1). */
+export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
+/** The embedded store used when DATABASE_URL is unset. */
+export const DEFAULT_DATABASE_URL = './data/b24kit.sqlite';
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; /** A file path (relative to the working directory) or `:memory:`. */ path: string }
+  | { kind: 'postgres'; url: string };
+
+export interface B24kitConfig {
+  /** From `DATABASE_URL`: a file path (SQLite) or `postgres://…`. @defaultValue './data/b24kit.sqlite' */
+  database: DatabaseConfig;
+  /** `DATABASE_URL` as given (or the default): what `openStore({ url })` takes. */
+  databaseUrl: string;
+  /**
+   * The 32-byte key from `B24KIT_SECRET_KEY` (64 hex characters or base64). Undefined in demo mode:
+   * then a key is generated into `dataDir` (see resolveSecretKey).
+   */
+  secretKey: Buffer | undefined;
+  /** Where generated files (demo key, default SQLite file) live. @defaultValue './data' */
+  dataDir: string;
+  /** `B24_CLIENT_ID`; unset = demo mode (an in-process emulator). */
+  clientId: string | undefined;
+  /** `B24_CLIENT_SECRET`; required with B24_CLIENT_ID. Sent only to the OAuth server. */
+  clientSecret: string | undefined;
+  /** `B24_APP_URL`: the public base URL of this app (install and event handler URLs). Required with B24_CLIENT_ID. */
+  appUrl: string | undefined;
+  /**
+   * `B24_OAUTH_URL`, without a trailing slash. @defaultValue 'https://oauth.bitrix.info'
+   * Token requests go to the OAuth host of the portal's server_endpoint unless `oauthUrlOverride` is set.
+   */
+  oauthUrl: string;
+  /** True when B24_OAUTH_URL was set explicitly: then it wins over the portal's server_endpoint. */
+  oauthUrlOverride: boolean;
+  /** `PORT`. @defaultValue 3000 */
+  port: number;
+  /** `LOG_LEVEL`. @defaultValue 'info' */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `B24KIT_ADMIN_TOKEN`: the bearer token of /admin and the admin API; unset = admin disabled. */
+  adminToken: string | undefined;
+  /** True when B24_CLIENT_ID is unset. */
+  demo: boolean;
+}
+
+/** Variables whose values must never be echoed. */
+const SECRET_VARIABLES = new Set(['B24_CLIENT_SECRET', 'B24KIT_SECRET_KEY', 'B24KIT_ADMIN_TOKEN', 'DATABASE_URL']);
+
+const optionalText = z
+  .string()
+  .transform((value) => value.trim())
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const envSchema = z.object({
+  DATABASE_URL: optionalText,
+  B24KIT_SECRET_KEY: optionalText,
+  B24KIT_DATA_DIR: optionalText,
+  B24_CLIENT_ID: optionalText,
+  B24_CLIENT_SECRET: optionalText,
+  B24_APP_URL: optionalText.pipe(httpUrl.optional()),
+  B24_OAUTH_URL: optionalText.pipe(httpUrl.optional()),
+  PORT: optionalText
+    .refine((value) => value === undefined || (/^\d{1,5}$/.test(value) && Number(value) <= 65535), { error: 'must be a port number (0–65535)' })
+    .transform((value) => (value === undefined ? undefined : Number(value))),
+  LOG_LEVEL: optionalText.pipe(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).optional(),
+  ),
+  B24KIT_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, { error: 'must be at least 16 characters' }).optional()),
+});
+
+/**
+ * Reads and validates the configuration. Throws B24_ERR_CONFIG listing every invalid variable by
+ * name (never its value when it is a secret).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): B24kitConfig {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      problems.push(SECRET_VARIABLES.has(name) ? `${name} is invalid` : `${name} ${issue.message}`);
+    }
+    throw configError(problems);
+  }
+  const vars = parsed.data;
+
+  let secretKey: Buffer | undefined;
+  if (vars.B24KIT_SECRET_KEY !== undefined) {
+    try {
+      secretKey = parseSecretKey(vars.B24KIT_SECRET_KEY);
+    } catch {
+      problems.push('B24KIT_SECRET_KEY must be 32 bytes written as 64 hex characters or as base64 (44 characters)');
+    }
+  }
+
+  const databaseUrl = vars.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  let database: DatabaseConfig;
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    try {
+      new URL(databaseUrl);
+    } catch {
+      problems.push('DATABASE_URL is not a valid postgres:// URL');
+    }
+    database = { kind: 'postgres', url: databaseUrl };
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a file path (SQLite) or a postgres:// URL');
+    database = { kind: 'sqlite', path: databaseUrl };
+  } else {
+    database = { kind: 'sqlite', path: databaseUrl.replace(/^file:/, '') };
+  }
+
+  const demo = vars.B24_CLIENT_ID === undefined;
+  if (!demo && vars.B24_CLIENT_SECRET === undefined) problems.push('B24_CLIENT_SECRET is required when B24_CLIENT_ID is set');
+  if (demo && vars.B24_CLIENT_SECRET !== undefined) problems.push('B24_CLIENT_ID is required when B24_CLIENT_SECRET is set');
+  if (!demo && vars.B24_APP_URL === undefined) problems.push('B24_APP_URL is required when B24_CLIENT_ID is set (the public base URL of this app)');
+
+  if (problems.length > 0) throw configError(problems);
+  return {
+    database,
+    databaseUrl,
+    secretKey,
+    dataDir: vars.B24KIT_DATA_DIR ?? './data',
+    clientId: vars.B24_CLIENT_ID,
+    clientSecret: vars.B24_CLIENT_SECRET,
+    appUrl: vars.B24_APP_URL?.replace(/\/+$/, ''),
+    oauthUrl: (vars.B24_OAUTH_URL ?? DEFAULT_OAUTH_URL).replace(/\/+$/, ''),
+    oauthUrlOverride: vars.B24_OAUTH_URL !== undefined,
+    port: vars.PORT ?? 3000,
+    logLevel: vars.LOG_LEVEL ?? 'info',
+    adminToken: vars.B24KIT_ADMIN_TOKEN,
+    demo,
+  };
+}
+
+function configError(problems: string[]): B24Error {
+  return new B24Error('B24_ERR_CONFIG', `Invalid configuration: ${problems.join('; ')}`);
+}

@@ -1,0 +1,52 @@
+/** Opening a store: the dialect follows the URL. */
+import { DEFAULT_DATABASE_URL } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { openPostgresStore } from './postgres.js';
+import { SqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+export interface OpenStoreOptions {
+  /**
+   * `postgres://…` (or `postgresql://…`) for PostgreSQL; anything else is a SQLite file path
+   * (a `file:` prefix is allowed; `:memory:` works). @defaultValue './data/b24kit.sqlite'
+   */
+  url?: string;
+  /** PostgreSQL only: the schema to work in (created if missing). */
+  schema?: string;
+  /** Apply pending migrations before returning. `b24kit migrate` opens with false and calls `migrate()`. @defaultValue true */
+  migrate?: boolean;
+  /** SQLite only: wait for another process's write lock, in ms. @defaultValue 5000 */
+  busyTimeoutMs?: number;
+  /** PostgreSQL only: pool size. @defaultValue 10 */
+  maxConnections?: number;
+  logger?: Logger;
+}
+
+/** Opens (and by default migrates) the store named by `url`. */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const url = options.url ?? DEFAULT_DATABASE_URL;
+  const store: Store = /^postgres(ql)?:\/\//i.test(url)
+    ? await openPostgresStore({
+        url,
+        ...(options.schema !== undefined ? { schema: options.schema } : {}),
+        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+        ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      })
+    : new SqliteStore({
+        path: url.replace(/^file:/, ''),
+        ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+      });
+  if (options.migrate !== false) {
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+  }
+  return store;
+}
+
+export type { Store, Transaction, Queryable, Dialect, SqlValue, Row, RunResult, MigrationReport } from './types.js';
+export { isUniqueViolation } from './sql.js';
+export { runMigrations, loadMigrations } from './migrations.js';

@@ -1,0 +1,82 @@
+/** SQL text rewriting between the portable form (see types.ts) and each dialect. */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { B24Error } from '../errors.js';
+import type { SqlValue } from './types.js';
+
+/**
+ * Rewrites `?` placeholders to `$1, $2, …` for PostgreSQL, leaving `?` inside string literals,
+ * quoted identifiers and comments alone.
+ */
+export function toPostgresPlaceholders(sql: string): string {
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      const end = closingQuote(sql, i, c);
+      out += sql.slice(i, end + 1);
+      i = end;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end === -1 ? sql.length - 1 : end;
+      out += sql.slice(i, stop + 1);
+      i = stop;
+    } else if (c === '?') {
+      n += 1;
+      out += `$${n}`;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+function closingQuote(sql: string, start: number, quote: string): number {
+  for (let i = start + 1; i < sql.length; i++) {
+    if (sql[i] === quote) {
+      if (sql[i + 1] === quote) i += 1; // doubled quote escapes itself
+      else return i;
+    }
+  }
+  return sql.length - 1;
+}
+
+const ROW_LOCK_CLAUSE = /\s+FOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE)(\s+OF\s+[\w\s,."]+?)?(\s+SKIP\s+LOCKED|\s+NOWAIT)?\s*;?\s*$/i;
+
+/**
+ * SQLite has no row locks: a transaction holds the database's write lock (BEGIN IMMEDIATE),
+ * which is at least as strong, so a trailing `FOR UPDATE …` is dropped.
+ */
+export function withoutRowLocks(sql: string): string {
+  return sql.replace(ROW_LOCK_CLAUSE, '');
+}
+
+/** Booleans travel as 1/0 (portable `INTEGER` flags). */
+export function normalizeParams(params: readonly SqlValue[]): SqlValue[] {
+  return params.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
+}
+
+/** Wraps a driver error; the SQL text is kept, the parameters (which may hold secrets) are not. */
+export function storeError(error: unknown, sql?: string): B24Error {
+  if (error instanceof B24Error) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const statement = sql ? ` in: ${sql.replace(/\s+/g, ' ').trim().slice(0, 200)}` : '';
+  return new B24Error('B24_ERR_STORE', `Store failure: ${message}${statement}`, { cause: error });
+}
+
+/** True when a store error is a unique or primary-key violation (both dialects). */
+export function isUniqueViolation(error: unknown): boolean {
+  const cause = error instanceof B24Error ? error.cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** The transaction whose callback is running, per store; used to refuse store calls inside it. */
+export const activeTransaction = new AsyncLocalStorage<{ owner: object; open: boolean }>();
+
+export function assertOutsideTransaction(owner: object, what: string): void {
+  const current = activeTransaction.getStore();
+  if (current && current.owner === owner && current.open) {
+    throw new B24Error('B24_ERR_STORE', `store.${what}() was called inside store.transaction(): use the transaction argument instead`);
+  }
+}

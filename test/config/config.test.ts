@@ -1,0 +1,70 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { B24Error } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/index.js';
+
+function configError(env: Record<string, string>): B24Error {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof B24Error);
+    assert.equal(error.code, 'B24_ERR_CONFIG');
+    return error;
+  }
+  assert.fail('expected B24_ERR_CONFIG');
+}
+
+describe('loadConfig', () => {
+  it('runs with nothing set: demo mode on the embedded store', () => {
+    const config = loadConfig({});
+    assert.equal(config.demo, true);
+    assert.deepEqual(config.database, { kind: 'sqlite', path: './data/b24kit.sqlite' });
+    assert.equal(config.oauthUrl, 'https://oauth.bitrix.info');
+    assert.equal(config.oauthUrlOverride, false);
+    assert.equal(config.port, 3000);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.secretKey, undefined);
+  });
+
+  it('reads a full production environment', () => {
+    const key = randomBytes(32);
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://app:pw@db:5432/b24',
+      B24KIT_SECRET_KEY: key.toString('base64'),
+      B24_CLIENT_ID: 'app.123.456',
+      B24_CLIENT_SECRET: 'secret',
+      B24_APP_URL: 'https://app.example.com/',
+      B24_OAUTH_URL: 'https://oauth.bitrix24.tech/',
+      PORT: '8080',
+      LOG_LEVEL: 'warn',
+      B24KIT_ADMIN_TOKEN: 'a-long-admin-token-value',
+    });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://app:pw@db:5432/b24' });
+    assert.deepEqual(config.secretKey, key);
+    assert.equal(config.demo, false);
+    assert.equal(config.appUrl, 'https://app.example.com');
+    assert.equal(config.oauthUrl, 'https://oauth.bitrix24.tech');
+    assert.equal(config.oauthUrlOverride, true);
+    assert.equal(config.port, 8080);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('names every invalid variable and never echoes a secret', () => {
+    const badKey = 'not-a-key-but-secret-looking-value';
+    const error = configError({ PORT: 'eighty', LOG_LEVEL: 'loud', B24KIT_SECRET_KEY: badKey, B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'sssecret-value' });
+    assert.match(error.message, /PORT/);
+    assert.match(error.message, /LOG_LEVEL/);
+    const second = configError({ B24KIT_SECRET_KEY: badKey, B24_CLIENT_ID: 'app.1' });
+    assert.match(second.message, /B24KIT_SECRET_KEY/);
+    assert.match(second.message, /B24_CLIENT_SECRET is required/);
+    assert.match(second.message, /B24_APP_URL is required/);
+    for (const e of [error, second]) {
+      assert.ok(!e.message.includes(badKey));
+      assert.ok(!e.message.includes('sssecret-value'));
+    }
+    assert.match(configError({ B24KIT_ADMIN_TOKEN: 'short' }).message, /B24KIT_ADMIN_TOKEN is invalid/);
+    assert.match(configError({ DATABASE_URL: 'mysql://x/y' }).message, /DATABASE_URL/);
+    assert.match(configError({ B24_APP_URL: 'ftp://x' }).message, /B24_APP_URL/);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The refresh storm: 4 real processes × 50 concurrent callers hit one portal whose access token
+ * has expired. Exactly one refresh may reach the OAuth server (refresh tokens are single-use: a
+ * second refresh would lock the portal out), and every call must succeed. Runs on both dialects.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import type { Store } from '../../src/store/types.js';
+import { startTestEmulator } from '../helpers/emulator.js';
+import { createTestDatabase, type TestDatabase } from './helpers/store.js';
+import { EmulatorTime, installPortal, refreshCount, registry, TEST_SECRET_KEY_HEX } from './helpers/portal-fixture.js';
+
+const PROCESSES = 4;
+const CALLERS = 50;
+const worker = fileURLToPath(new URL('./fixtures/refresh-storm-worker.ts', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+interface WorkerResult {
+  ok: number;
+  failed: number;
+  errors: string[];
+  tokens: string[];
+  tokenEndpointCalls: number;
+}
+
+function startWorker(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; ready: Promise<void>; result: Promise<WorkerResult> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker], { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe' });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const result = new Promise<WorkerResult>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line === 'ready') onReady();
+      else if (line.startsWith('{')) resolve(JSON.parse(line) as WorkerResult);
+    });
+    child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr.slice(-2000)}`)));
+  });
+  return { child, ready: Promise.race([ready, result.then(() => undefined)]), result };
+}
+
+describe(`refresh storm: ${PROCESSES} processes × ${CALLERS} callers at expiry`, () => {
+  let emu: RunningEmulator;
+  let db: TestDatabase;
+  let store: Store;
+
+  before(async () => {
+    emu = await startTestEmulator();
+    db = createTestDatabase();
+    store = await db.open();
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+    await emu.close();
+  });
+
+  it('makes exactly one refresh at the OAuth server and zero failed calls', { timeout: 120_000 }, async () => {
+    const time = await EmulatorTime.read(emu);
+    const portal = await installPortal(emu, registry(store, time));
+    await time.advance(3700); // past expiry: every caller needs a new token now
+
+    const env = {
+      ...db.childEnv,
+      EMULATOR_URL: emu.url,
+      MEMBER_ID: portal.memberId,
+      CALLERS: String(CALLERS),
+      B24KIT_SECRET_KEY: TEST_SECRET_KEY_HEX,
+      B24_CLIENT_ID: 'local.b24kit.demo',
+      B24_CLIENT_SECRET: 'demo-secret',
+      B24_APP_URL: 'http://127.0.0.1:1',
+      LOG_LEVEL: 'silent',
+    };
+    const workers = Array.from({ length: PROCESSES }, () => startWorker(env));
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+      for (const w of workers) w.child.stdin.write('go\n'); // all processes start their callers together
+      const results = await Promise.all(workers.map((w) => w.result));
+
+      const ok = results.reduce((sum, r) => sum + r.ok, 0);
+      const failed = results.reduce((sum, r) => sum + r.failed, 0);
+      assert.deepEqual(results.flatMap((r) => r.errors), [], 'no caller failed');
+      assert.equal(failed, 0);
+      assert.equal(ok, PROCESSES * CALLERS);
+      assert.equal(await refreshCount(emu, portal.memberId), 1, 'exactly one refresh at the emulator');
+      assert.equal(results.reduce((sum, r) => sum + r.tokenEndpointCalls, 0), 1, 'exactly one call to the token endpoint');
+      assert.equal(new Set(results.flatMap((r) => r.tokens)).size, 1, 'everyone got the same new token');
+      const stored = await registry(store, time).get(portal.memberId);
+      assert.equal(stored?.accessToken, results[0]!.tokens[0]);
+      assert.notEqual(stored?.accessToken, portal.accessToken);
+    } finally {
+      for (const w of workers) if (w.child.exitCode === null) w.child.kill();
+    }
+  });
+});
