@@ -12,6 +12,15 @@ export function buildCli(): Command {
   return program;
 }
 
+/**
+ * Parses `argv` and runs the command. Usage errors exit through commander (code 1); a command
+ * that fails (a port already in use, say) prints one line and sets exit code 1, not a stack trace.
+ */
 export async function main(argv: string[]): Promise<void> {
-  await buildCli().parseAsync(argv);
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (error) {
+    console.error(`b24kit: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
 }
