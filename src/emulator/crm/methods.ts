@@ -1,4 +1,15 @@
 import type { MethodRegistry } from '../methods/registry.js';
+import { registerLegacyCrmMethods } from './legacy-methods.js';
+import { registerItemMethods } from './item-methods.js';
+import { registerProductRowMethods } from './product-rows.js';
+import { registerDuplicateMethods } from './duplicates.js';
+import { registerStatusMethods } from './status-methods.js';
 
-/** crm.* methods (protocol §6). */
-export function registerCrmMethods(_registry: MethodRegistry): void {}
+/** crm.* methods (protocol §6). All need the `crm` scope. */
+export function registerCrmMethods(registry: MethodRegistry): void {
+  registerLegacyCrmMethods(registry);
+  registerItemMethods(registry);
+  registerProductRowMethods(registry);
+  registerDuplicateMethods(registry);
+  registerStatusMethods(registry);
+}
