@@ -1,5 +1,9 @@
 import { Command } from 'commander';
 import { registerEmulatorCommand } from './emulator-command.js';
+import { registerStartCommand } from './start-command.js';
+import { registerMigrateCommand } from './migrate-command.js';
+import { registerPortalsCommand } from './portals-command.js';
+import { registerCallCommand } from './call-command.js';
 
 /** Builds the `b24kit` command line. Each command lives in a file of its own. */
 export function buildCli(): Command {
@@ -8,6 +12,10 @@ export function buildCli(): Command {
     .name('b24kit')
     .description('Bitrix24 server applications: run the app, its workers and the Bitrix24 emulator')
     .showHelpAfterError();
+  registerStartCommand(program);
+  registerMigrateCommand(program);
+  registerPortalsCommand(program);
+  registerCallCommand(program);
   registerEmulatorCommand(program);
   return program;
 }

@@ -1,0 +1,22 @@
+/**
+ * Lifecycle hooks: called after a portal is installed (install POST, or a first code exchange) and
+ * after every app update. The events issue hangs the reconciliation of event and robot bindings
+ * here: Bitrix24 drops an app's bindings on update (protocol §2.4).
+ *
+ * Hooks run one after another, after the portal is stored and before the HTTP answer. A failing
+ * hook is logged and does not undo the install: the tokens are valid and stored either way.
+ */
+import type { PortalInfo } from '../store/portals.js';
+
+export type PortalHook = (portal: PortalInfo) => Promise<void> | void;
+
+export interface PortalLifecycleHooks {
+  /** After ONAPPINSTALL, the UI install POST, or a code exchange that stored a new portal. */
+  onInstalled: PortalHook[];
+  /** After ONAPPUPDATE stored the new application_token and tokens. */
+  onUpdated: PortalHook[];
+}
+
+export function emptyLifecycleHooks(): PortalLifecycleHooks {
+  return { onInstalled: [], onUpdated: [] };
+}

@@ -1,0 +1,48 @@
+/**
+ * Runs the refresh-token keep-alive (oauth/keep-alive.ts) on a schedule in `b24kit start`. Hourly
+ * by default: the keep-alive itself only refreshes portals idle for 7 days, so an hourly check
+ * costs one indexed query, and a portal never goes more than ~7 days and an hour without a refresh.
+ * `protect` skips a firing while the previous run is still going.
+ */
+import { Cron } from 'croner';
+import type { Logger } from '../log/logger.js';
+import { refreshIdlePortals, type KeepAliveOptions, type KeepAliveReport } from '../oauth/keep-alive.js';
+
+export interface KeepAliveScheduleOptions extends KeepAliveOptions {
+  /** Cron pattern. @defaultValue '17 * * * *' (hourly, off the full hour) */
+  pattern?: string;
+  logger: Logger;
+  /** Also run once right away. @defaultValue false */
+  runAtStart?: boolean;
+}
+
+export interface KeepAliveSchedule {
+  /** Runs the keep-alive now (what each firing does). */
+  runNow(): Promise<KeepAliveReport | undefined>;
+  /** The next firing, if scheduled. */
+  nextRunAt(): Date | null;
+  stop(): void;
+}
+
+export function scheduleKeepAlive(options: KeepAliveScheduleOptions): KeepAliveSchedule {
+  const { pattern = '17 * * * *', logger, runAtStart = false, ...keepAlive } = options;
+  const run = async (): Promise<KeepAliveReport | undefined> => {
+    try {
+      const report = await refreshIdlePortals(keepAlive);
+      const level = report.failed.length > 0 || report.needsReauth.length > 0 ? 'warn' : report.idle > 0 ? 'info' : 'debug';
+      logger[level](
+        { idle: report.idle, refreshed: report.refreshed.length, needsReauth: report.needsReauth, failed: report.failed },
+        'keep-alive: refreshed idle portals',
+      );
+      return report;
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'keep-alive run failed');
+      return undefined;
+    }
+  };
+  const job = new Cron(pattern, { protect: true, unref: true, name: 'b24kit-keep-alive' }, async () => {
+    await run();
+  });
+  if (runAtStart) void run();
+  return { runNow: run, nextRunAt: () => job.nextRun(), stop: () => job.stop() };
+}

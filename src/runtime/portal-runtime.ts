@@ -1,0 +1,87 @@
+/**
+ * Wires the portals side of an app from its parts: registry, token service, installer, OAuth
+ * states and the web server. One factory, no module-level state: tests build as many as they like,
+ * each with its own store and clock.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { createPortalTokenProvider, PortalTokenService } from '../oauth/portal-token-provider.js';
+import { createTokenClient } from '../oauth/token-client.js';
+import { PortalInstaller } from '../oauth/installer.js';
+import type { PortalLifecycleHooks } from '../oauth/lifecycle-hooks.js';
+import { OAuthStateStore } from '../oauth/oauth-state.js';
+import { B24Client, type B24ClientOptions } from '../rest/client.js';
+import type { SecretBox } from '../store/crypto.js';
+import { PortalRegistry } from '../store/portals.js';
+import type { Store } from '../store/types.js';
+import { buildWebServer } from '../server/app.js';
+
+export interface PortalRuntimeOptions {
+  store: Store;
+  secrets: SecretBox;
+  clientId: string;
+  /** Sent to the OAuth server only. */
+  clientSecret: string;
+  /** `B24_OAUTH_URL` (or its default), without a trailing slash. */
+  oauthUrl: string;
+  /** True when B24_OAUTH_URL was set explicitly (then it is the only OAuth server). */
+  oauthUrlOverride: boolean;
+  /** The process logger (server/logging.ts): the web server logs through it. */
+  logger: PinoLogger;
+  /** Clock in epoch ms; tests pass the emulator's. @defaultValue Date.now */
+  nowMs?: () => number;
+  hooks?: Partial<PortalLifecycleHooks>;
+  /** For the token endpoint and app.info. @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+export interface PortalRuntime {
+  store: Store;
+  portals: PortalRegistry;
+  tokens: PortalTokenService;
+  installer: PortalInstaller;
+  states: OAuthStateStore;
+  server: FastifyInstance;
+  /** A REST client for one stored portal (tokens refreshed single-flight). Close it when done. */
+  client(memberId: string, options?: Omit<B24ClientOptions, 'provider'>): B24Client;
+}
+
+export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntime {
+  const nowMs = options.nowMs ?? Date.now;
+  const { store, logger } = options;
+  const portals = new PortalRegistry({ store, secrets: options.secrets, nowMs });
+  const tokenClient = createTokenClient({
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    ...(options.oauthUrlOverride ? { oauthUrl: options.oauthUrl } : {}),
+    nowMs,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const tokens = new PortalTokenService({ portals, tokenClient, nowMs, logger: logger.child({ module: 'tokens' }) });
+  const installer = new PortalInstaller({
+    portals,
+    tokenClient,
+    clientId: options.clientId,
+    oauthUrl: options.oauthUrl,
+    oauthUrlOverride: options.oauthUrlOverride,
+    logger: logger.child({ module: 'install' }),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const states = new OAuthStateStore({ store, nowMs });
+  const server = buildWebServer({
+    loggerInstance: logger,
+    ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
+    portals: { installer, states, store, clientId: options.clientId, nowMs },
+  });
+  return {
+    store,
+    portals,
+    tokens,
+    installer,
+    states,
+    server,
+    client: (memberId, clientOptions = {}) =>
+      new B24Client({ logger: logger.child({ module: 'rest' }), ...clientOptions, provider: createPortalTokenProvider(tokens, memberId) }),
+  };
+}

@@ -1,0 +1,78 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { PortalInstaller } from '../oauth/installer.js';
+import type { OAuthStateStore } from '../oauth/oauth-state.js';
+import type { Store } from '../store/types.js';
+import { parseForm, registerBodyParsers, type FormLimits } from './body-parsers.js';
+import { registerErrorHandlers } from './error-handler.js';
+import { registerInstallRoute } from './routes/install.js';
+import { registerOAuthRoutes } from './routes/oauth.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+
+/** What the install, OAuth and lifecycle routes need. Without it only /health and /ready exist. */
+export interface PortalRoutesOptions {
+  installer: PortalInstaller;
+  states: OAuthStateStore;
+  store: Store;
+  /** Our client_id (the authorize URL names it). */
+  clientId: string;
+  /** Clock in epoch ms. @defaultValue Date.now */
+  nowMs?: () => number;
+}
+
+export interface WebServerOptions {
+  /** pino options or `false`, when no `loggerInstance` is given. @defaultValue false */
+  logger?: boolean | Record<string, unknown>;
+  /** A ready pino logger (server/logging.ts createServerLogger: secrets redacted). Wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger;
+  /** Readiness probe: resolves when the app can take traffic (store open, migrations done). */
+  ready?: () => Promise<boolean>;
+  portals?: PortalRoutesOptions;
+  /** Largest request body in bytes. @defaultValue 1048576 (1 MiB) */
+  bodyLimitBytes?: number;
+  /** Limits of form bodies (PHP bracket syntax). */
+  form?: FormLimits;
+  /** Trust X-Forwarded-* from a proxy in front. @defaultValue false */
+  trustProxy?: boolean;
+}
+
+/** The app's HTTP server: health, readiness, install, the OAuth code flow and the event receiver. */
+export function buildWebServer(options: WebServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    routerOptions: {
+      // PHP bracket syntax in query strings too; over a limit the query is dropped and the route's own checks answer 400
+      querystringParser: (text: string) => {
+        try {
+          return parseForm(text, options.form);
+        } catch {
+          return {};
+        }
+      },
+    },
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const bad = (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
+      void reply.status(400).send({ error: 'B24_ERR_BAD_REQUEST', message: bad });
+    },
+  });
+  registerBodyParsers(app, options.form);
+  registerErrorHandlers(app);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    const ready = options.ready ? await options.ready().catch(() => false) : true;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+  });
+
+  const portals = options.portals;
+  if (portals) {
+    const nowMs = portals.nowMs ?? Date.now;
+    registerInstallRoute(app, { installer: portals.installer, nowMs });
+    registerOAuthRoutes(app, { installer: portals.installer, states: portals.states, store: portals.store, clientId: portals.clientId });
+    registerWebhookRoutes(app, { installer: portals.installer, nowMs });
+  }
+  return app;
+}

@@ -1,0 +1,71 @@
+/**
+ * The authorization-code flow (protocol §1.2, §1.3), with a server-side state (no cookies):
+ *
+ * - `GET /oauth/start?domain=acme.bitrix24.com` → 302 to the portal's authorize page. For a stored
+ *   portal the page is derived from its client_endpoint (`{client_endpoint minus rest/}oauth/authorize/`,
+ *   which also finds the emulator's portals); otherwise `https://{domain}/oauth/authorize/`.
+ *   400 B24_ERR_BAD_REQUEST for a missing or malformed domain.
+ * - `GET /oauth/callback?code&state&domain&member_id&scope&server_domain` → the state is taken
+ *   (single use, 10 minutes), the code exchanged, the tokens verified and stored.
+ *   400 B24_ERR_BAD_REQUEST (no code or state), 400 B24_ERR_STATE_INVALID (unknown, used, expired,
+ *   or issued for another domain), 400 B24_ERR_CODE_EXCHANGE (the token server refused the code:
+ *   used, expired, forged), 403 B24_ERR_FORBIDDEN (app.info disagrees), 502 when a server could not
+ *   be asked. Nothing is stored on any of them.
+ */
+import type { FastifyInstance } from 'fastify';
+import { B24Error } from '../../errors.js';
+import type { PortalInstaller } from '../../oauth/installer.js';
+import type { OAuthStateStore } from '../../oauth/oauth-state.js';
+import { findPortalByDomain } from '../../oauth/portal-lookup.js';
+import type { Store } from '../../store/types.js';
+
+export interface OAuthRouteOptions {
+  installer: PortalInstaller;
+  states: OAuthStateStore;
+  store: Store;
+  clientId: string;
+}
+
+const DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d{1,5})?$/i;
+
+export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOptions): void {
+  app.get('/oauth/start', async (request, reply) => {
+    const domain = queryText(request.query, 'domain')?.toLowerCase();
+    if (!domain || domain.length > 253 || !DOMAIN.test(domain)) {
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'domain must be the portal host, e.g. acme.bitrix24.com', { status: 400 });
+    }
+    const known = await findPortalByDomain(options.store, domain);
+    const base = known ? known.clientEndpoint.replace(/rest\/?$/, '') : `https://${domain}/`;
+    const state = await options.states.create(domain);
+    const location = `${base.endsWith('/') ? base : `${base}/`}oauth/authorize/?${new URLSearchParams({ client_id: options.clientId, state }).toString()}`;
+    request.log.info({ domain, memberId: known?.memberId }, 'oauth flow started');
+    return reply.status(302).header('location', location).header('cache-control', 'no-store').send();
+  });
+
+  app.get('/oauth/callback', async (request, reply) => {
+    const code = queryText(request.query, 'code');
+    const state = queryText(request.query, 'state');
+    if (!code || !state) throw new B24Error('B24_ERR_BAD_REQUEST', 'code and state are required', { status: 400 });
+    const domain = queryText(request.query, 'domain')?.toLowerCase();
+    const memberId = queryText(request.query, 'member_id');
+    const serverDomain = queryText(request.query, 'server_domain');
+    const check = await options.states.consume(state);
+    if (!check.ok) throw new B24Error('B24_ERR_STATE_INVALID', `OAuth state refused: ${check.reason}`, { status: 400 });
+    if (check.domain && domain && check.domain !== domain) {
+      throw new B24Error('B24_ERR_STATE_INVALID', 'OAuth state was issued for another portal', { status: 400 });
+    }
+    const { portal, created } = await options.installer.completeAuthorization({
+      code,
+      ...(domain ? { domain } : {}),
+      ...(memberId ? { memberId } : {}),
+      ...(serverDomain ? { serverDomain } : {}),
+    });
+    return reply.header('cache-control', 'no-store').send({ status: 'success', member_id: portal.memberId, domain: portal.domain, created });
+  });
+}
+
+function queryText(query: unknown, name: string): string | undefined {
+  if (query === null || typeof query !== 'object') return undefined;
+  const value = (query as Record<string, unknown>)[name];
+  return typeof value === 'string' && value.trim() !== '' && value.length <= 2048 ? value.trim() : undefined;
+}

@@ -1,0 +1,63 @@
+/**
+ * `POST /webhooks/:memberId/event`: the portal's event receiver. The general receiver (validate,
+ * dedupe, persist + enqueue, 200 in ms) comes with the events issue; for now it handles the app's
+ * lifecycle events:
+ *
+ * - ONAPPUPDATE (protocol §2.4): carries the NEW application_token, so the stored one cannot vouch
+ *   for it; the payload's tokens are verified with app.info instead, then application_token and
+ *   tokens are replaced and the onUpdated hooks run. → 200 `{"status":"success"}`.
+ * - ONAPPUNINSTALL (protocol §2.5): no tokens; application_token compared with the stored one in
+ *   constant time. The portal becomes `uninstalled`; `data[CLEAN]=1` wipes its data. → 200.
+ * - Any other event is authenticated (application_token) and answered 501 B24_ERR_EVENT_NOT_HANDLED:
+ *   nothing is stored yet, and an honest 501 shows up in the portal's delivery log instead of a 200
+ *   for an event that was dropped. The events issue replaces this with the durable inbox.
+ *
+ * Errors: 400 B24_ERR_BAD_REQUEST (no event, no auth, malformed fields), 403 B24_ERR_MEMBER_MISMATCH
+ * (`:memberId` ≠ `auth[member_id]`), 404 B24_ERR_PORTAL_NOT_FOUND, 403 B24_ERR_FORBIDDEN (wrong
+ * application_token, or app.info refused the update's token), 502 B24_ERR_OAUTH_UNAVAILABLE.
+ * Nothing is stored on any of them.
+ */
+import type { FastifyInstance } from 'fastify';
+import { B24Error } from '../../errors.js';
+import { isRecord, parseAuthBlock, parseEventIdentity } from '../../oauth/install-payload.js';
+import type { PortalInstaller } from '../../oauth/installer.js';
+
+export interface WebhookRouteOptions {
+  installer: PortalInstaller;
+  /** Clock in epoch ms (token expiry). @defaultValue Date.now */
+  nowMs?: () => number;
+}
+
+const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
+  const nowMs = options.nowMs ?? Date.now;
+  app.post<{ Params: { memberId: string } }>('/webhooks/:memberId/event', async (request, reply) => {
+    const urlMemberId = request.params.memberId;
+    if (!MEMBER_ID.test(urlMemberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed', { status: 400 });
+    const body = request.body;
+    if (!isRecord(body) || typeof body.event !== 'string' || body.event === '') {
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing', { status: 400 });
+    }
+    const event = body.event.toUpperCase();
+    const identity = parseEventIdentity(body);
+    if (identity.memberId !== urlMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+
+    if (event === 'ONAPPUPDATE') {
+      const claim = parseAuthBlock(body.auth, nowMs(), { requireApplicationToken: true });
+      await options.installer.update(urlMemberId, claim);
+      return { status: 'success' };
+    }
+    if (event === 'ONAPPUNINSTALL') {
+      const data = isRecord(body.data) ? body.data : {};
+      const flag = String(data.CLEAN ?? '0').trim().toUpperCase();
+      const clean = flag === '1' || flag === 'Y' || flag === 'TRUE';
+      const { purged } = await options.installer.uninstall(urlMemberId, { memberId: identity.memberId, applicationToken: identity.applicationToken, clean });
+      request.log.info({ memberId: urlMemberId, purged }, 'uninstall accepted');
+      return { status: 'success' };
+    }
+    await options.installer.authenticateEvent(urlMemberId, identity);
+    request.log.info({ memberId: urlMemberId, event }, 'event not handled yet (the event receiver comes with the events issue)');
+    return reply.status(501).send({ error: 'B24_ERR_EVENT_NOT_HANDLED', message: `No receiver for ${event} yet` });
+  });
+}
