@@ -1,0 +1,268 @@
+/**
+ * List strategies (protocol §5.4). Pages hold 50 rows. The fastest correct traversal skips the
+ * COUNT query (`start=-1`) and walks an ID cursor (`order {ID:'ASC'}`, `filter {'>ID': last}`);
+ * 50 such pages are chained inside ONE batch through `$result[prev][49][ID]`, so one request
+ * returns 2,500 rows. Methods without ID ordering (or with the caller's own order) fall back to
+ * `start` offsets from the first page's `next`/`total`, 50 pages per batch. Pure functions here;
+ * the client runs them.
+ */
+import { B24Error } from '../errors.js';
+import { MAX_BATCH_COMMANDS, type NormalizedCommand, type ParsedBatch } from './batch.js';
+
+/** Rows per page of every list method. */
+export const PAGE_SIZE = 50;
+
+/** How to walk a method by ID: the ID field, and the key of the rows inside `result`, if any. */
+export interface IdCursorShape {
+  /** @example 'ID' for crm.deal.list, 'id' for crm.item.list */
+  idField: string;
+  /** @example 'items' for crm.item.list (`result: {items: […]}`); undefined when `result` is the array */
+  itemsKey?: string;
+}
+
+const LEGACY = { idField: 'ID' } as const;
+/** Methods known to accept `order {ID: 'ASC'}`, `filter {'>ID': n}` and `start=-1`. */
+export const ID_CURSOR_METHODS: Readonly<Record<string, IdCursorShape>> = Object.freeze({
+  'crm.deal.list': LEGACY,
+  'crm.lead.list': LEGACY,
+  'crm.contact.list': LEGACY,
+  'crm.company.list': LEGACY,
+  'crm.quote.list': LEGACY,
+  'crm.activity.list': LEGACY,
+  'crm.requisite.list': LEGACY,
+  'crm.product.list': LEGACY,
+  'crm.timeline.comment.list': LEGACY,
+  'crm.item.list': { idField: 'id', itemsKey: 'items' },
+});
+
+export interface ListOptions {
+  /**
+   * `auto` picks the ID cursor for known methods and for `idCursor`, else offsets.
+   * @defaultValue 'auto'
+   */
+  strategy?: 'auto' | 'id-cursor' | 'offset';
+  /** Walk another method by ID (implies the ID cursor when the params allow it). */
+  idCursor?: IdCursorShape;
+  /** List calls per request (1..50); fewer wastes less when only the first rows are wanted. @defaultValue 50 */
+  pagesPerRequest?: number;
+  /**
+   * Ranges of the ID space read in parallel once the first request shows that more than one
+   * request's worth is left; each range is its own cursor. 1 = strictly sequential. @defaultValue 4
+   */
+  parallelCursors?: number;
+}
+
+/** The ID-cursor plan: the params every page shares, and where the cursor starts. */
+export interface IdCursorPlan {
+  kind: 'id-cursor';
+  shape: IdCursorShape;
+  /** Params without the cursor key, with `order` and `select` fixed up and `start=-1`. */
+  base: Record<string, unknown>;
+  filterKey: string;
+  /** The parameter name that holds the filter (`filter` or `FILTER`, as the caller wrote it). */
+  filterParam: string;
+  /** Rows with ID > afterId come next. */
+  afterId: number;
+  /** An upper bound the caller set (`<=ID`), or undefined. */
+  upToId: number | undefined;
+}
+
+export interface OffsetPlan {
+  kind: 'offset';
+  shape: { itemsKey?: string };
+  base: Record<string, unknown>;
+  /** Why the ID cursor was not used, when it could have been. */
+  reason?: string;
+}
+
+export type ListPlan = IdCursorPlan | OffsetPlan;
+
+function paramName(params: Record<string, unknown>, name: string): string {
+  return Object.keys(params).find((key) => key.toLowerCase() === name) ?? name;
+}
+
+function asNumber(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  return Number.isSafeInteger(number) ? number : undefined;
+}
+
+/**
+ * Picks the strategy for `method` with the caller's `params`. The caller's filter and select are
+ * kept (the ID is added to a select that lacks it); a caller's `>ID`/`>=ID` becomes the cursor's
+ * start and `<ID`/`<=ID` its end; a caller's order other than ID ascending means offsets (which
+ * honour it), unless `strategy: 'id-cursor'` insists — then it is refused.
+ */
+export function planList(method: string, params: Record<string, unknown>, options: ListOptions = {}): ListPlan {
+  const strategy = options.strategy ?? 'auto';
+  const shape = options.idCursor ?? ID_CURSOR_METHODS[method.toLowerCase()];
+  const offset = (reason?: string): OffsetPlan => {
+    const base = { ...params };
+    const itemsKey = shape?.itemsKey;
+    return { kind: 'offset', shape: itemsKey ? { itemsKey } : {}, base, ...(reason ? { reason } : {}) };
+  };
+  if (strategy === 'offset') return offset();
+  if (!shape) {
+    if (strategy === 'id-cursor') refuse(method, `${method} is not known to support an ID cursor; pass idCursor: {idField, itemsKey}`);
+    return offset();
+  }
+  const cannot = (reason: string): OffsetPlan => {
+    if (strategy === 'id-cursor') refuse(method, reason);
+    return offset(reason);
+  };
+
+  const id = shape.idField;
+  const idLower = id.toLowerCase();
+  const base: Record<string, unknown> = { ...params };
+  delete base[paramName(base, 'start')];
+
+  const orderParam = paramName(base, 'order');
+  const order = base[orderParam];
+  if (order !== undefined && order !== null) {
+    const entries = typeof order === 'object' && !Array.isArray(order) ? Object.entries(order as Record<string, unknown>) : [];
+    const idAsc = entries.length === 1 && entries[0]![0].toLowerCase() === idLower && String(entries[0]![1]).toUpperCase() === 'ASC';
+    if (entries.length > 0 && !idAsc) return cannot(`the order ${JSON.stringify(order)} conflicts with the ID cursor (ID ascending)`);
+  }
+  delete base[orderParam];
+  base.order = { [id]: 'ASC' };
+
+  const filterParam = paramName(base, 'filter');
+  const filter: Record<string, unknown> = { ...((base[filterParam] as Record<string, unknown> | undefined) ?? {}) };
+  if (typeof base[filterParam] !== 'object' && base[filterParam] !== undefined) return cannot('the filter is not an object');
+  let afterId = 0;
+  let upToId: number | undefined;
+  for (const key of Object.keys(filter)) {
+    const lower = key.toLowerCase();
+    if (lower === `>${idLower}` || lower === `>=${idLower}`) {
+      const value = asNumber(filter[key]);
+      if (value === undefined) return cannot(`the filter ${key} is not an integer`);
+      afterId = Math.max(afterId, lower.startsWith('>=') ? value - 1 : value);
+      delete filter[key];
+    } else if (lower === `<${idLower}` || lower === `<=${idLower}`) {
+      const value = asNumber(filter[key]);
+      if (value === undefined) return cannot(`the filter ${key} is not an integer`);
+      const bound = lower.startsWith('<=') ? value : value - 1;
+      upToId = upToId === undefined ? bound : Math.min(upToId, bound);
+      delete filter[key];
+    }
+  }
+  base[filterParam] = filter;
+
+  const selectParam = paramName(base, 'select');
+  const select = base[selectParam];
+  if (Array.isArray(select) && select.length > 0) {
+    const hasId = select.some((field) => typeof field === 'string' && (field === '*' || field.toLowerCase() === idLower));
+    if (!hasId) base[selectParam] = [...select, id];
+  }
+  base.start = -1;
+  return { kind: 'id-cursor', shape, base, filterKey: `>${id}`, filterParam, afterId, upToId };
+}
+
+/** The rows of one page's `result`: the array itself, or `result[itemsKey]`. */
+export function pageRows(result: unknown, itemsKey?: string): Record<string, unknown>[] {
+  if (Array.isArray(result)) return result as Record<string, unknown>[];
+  if (result && typeof result === 'object') {
+    if (itemsKey) {
+      const items = (result as Record<string, unknown>)[itemsKey];
+      return Array.isArray(items) ? (items as Record<string, unknown>[]) : [];
+    }
+    // e.g. tasks.task.list → {tasks: […]}: the single array-valued key
+    const arrays = Object.values(result as Record<string, unknown>).filter(Array.isArray);
+    if (arrays.length === 1) return arrays[0] as Record<string, unknown>[];
+    // PHP serialises a list with holes as an object keyed by index
+    const values = Object.values(result as Record<string, unknown>);
+    if (values.every((value) => value && typeof value === 'object' && !Array.isArray(value))) return values as Record<string, unknown>[];
+  }
+  return [];
+}
+
+/**
+ * `pages` chained list calls after `afterId` (and up to `upToId`): the first filters on the number,
+ * each next one on the previous page's 50th row (`$result[prev][49][ID]`, or
+ * `$result[prev][items][49][id]`).
+ */
+export function chainCommands(method: string, plan: IdCursorPlan, afterId: number, pages: number, upToId = plan.upToId, prefix = 'p'): NormalizedCommand[] {
+  const count = Math.max(1, Math.min(MAX_BATCH_COMMANDS, Math.floor(pages)));
+  const commands: NormalizedCommand[] = [];
+  const path = plan.shape.itemsKey ? `[${plan.shape.itemsKey}][${PAGE_SIZE - 1}][${plan.shape.idField}]` : `[${PAGE_SIZE - 1}][${plan.shape.idField}]`;
+  for (let index = 0; index < count; index += 1) {
+    const key = `${prefix}${index}`;
+    const previous = `${prefix}${index - 1}`;
+    const filter: Record<string, unknown> = { ...(plan.base[plan.filterParam] as Record<string, unknown>) };
+    filter[plan.filterKey] = index === 0 ? afterId : `$result[${previous}]${path}`;
+    if (upToId !== undefined) filter[`<=${plan.shape.idField}`] = upToId;
+    commands.push({ key, method, params: { ...plan.base, [plan.filterParam]: filter }, dependsOn: index === 0 ? [] : [previous] });
+  }
+  return commands;
+}
+
+export interface ChainOutcome {
+  /** Pages in order, up to the first short page or the first failed command. */
+  pages: Record<string, unknown>[][];
+  /** The cursor after the last page read. */
+  lastId: number;
+  /** A page had fewer than 50 rows: the range is exhausted. */
+  done: boolean;
+  /** The first failed command's error, if the chain broke on one. */
+  error: { key: string; error: string; error_description: string } | undefined;
+}
+
+/**
+ * Reads a chain's answer in order and stops at the first short page: commands after it referenced
+ * a row that does not exist, and whatever they returned is discarded.
+ */
+export function readChain(parsed: ParsedBatch, commands: readonly NormalizedCommand[], plan: IdCursorPlan, afterId: number): ChainOutcome {
+  const pages: Record<string, unknown>[][] = [];
+  let lastId = afterId;
+  for (const command of commands) {
+    const error = parsed.errors[command.key];
+    if (error || !(command.key in parsed.result)) {
+      return { pages, lastId, done: false, error: { key: command.key, ...(error ?? { error: '', error_description: 'missing from the batch answer' }) } };
+    }
+    const rows = pageRows(parsed.result[command.key], plan.shape.itemsKey);
+    pages.push(rows);
+    if (rows.length > 0) {
+      const id = asNumber(rows[rows.length - 1]![plan.shape.idField]);
+      if (id === undefined || id <= lastId) {
+        throw new B24Error('B24_ERR_BAD_RESPONSE', `${command.method}: rows are not in ascending ${plan.shape.idField} order`, { method: command.method });
+      }
+      lastId = id;
+    }
+    if (rows.length < PAGE_SIZE) return { pages, lastId, done: true, error: undefined };
+  }
+  return { pages, lastId, done: false, error: undefined };
+}
+
+/**
+ * Splits (afterId, upToId] into `parts` contiguous ranges of about equal ID span, as
+ * [afterId, upToId] pairs (a range holds IDs > its first and ≤ its second number).
+ */
+export function splitIdRange(afterId: number, upToId: number, parts: number): [number, number][] {
+  const span = upToId - afterId;
+  const count = Math.max(1, Math.min(Math.floor(parts), span));
+  if (span <= 0) return [];
+  const ranges: [number, number][] = [];
+  let low = afterId;
+  for (let index = 1; index <= count; index += 1) {
+    const high = index === count ? upToId : afterId + Math.floor((span * index) / count);
+    if (high > low) ranges.push([low, high]);
+    low = high;
+  }
+  return ranges;
+}
+
+/**
+ * Offset pages after the first: `start` = next, next+50, … below total, as batch commands of at
+ * most 50 (each one page).
+ */
+export function offsetCommands(method: string, plan: OffsetPlan, firstNext: number, total: number): NormalizedCommand[] {
+  const commands: NormalizedCommand[] = [];
+  const startParam = paramName(plan.base, 'start');
+  for (let start = firstNext; start < total; start += PAGE_SIZE) {
+    commands.push({ key: `o${start}`, method, params: { ...plan.base, [startParam]: start }, dependsOn: [] });
+  }
+  return commands;
+}
+
+function refuse(method: string, message: string): never {
+  throw new B24Error('B24_ERR_INVALID_ARGUMENT', `${method}: ${message}`, { method });
+}
