@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   B24_ERR_STORE: 'Store failure',
   B24_ERR_SECRET_KEY: 'Encryption key missing or invalid',
   B24_ERR_DECRYPT: 'A stored secret could not be decrypted (wrong B24KIT_SECRET_KEY?)',
+  B24_ERR_APP_DEFINITION: 'Invalid app definition (handler name, duplicate registration, bad options)',
+  B24_ERR_APP_NOT_STARTED: 'The app is not initialized yet: call app.start() or app.init() first',
   // portals and tokens
   B24_ERR_PORTAL_NOT_FOUND: 'Unknown portal',
   B24_ERR_PORTAL_UNINSTALLED: 'The app is uninstalled from this portal',
@@ -49,6 +51,9 @@ export const ERROR_CODES = {
   B24_ERR_PAYLOAD_TOO_LARGE: 'Request body too large',
   B24_ERR_UNSUPPORTED_MEDIA_TYPE: 'Unsupported request content type',
   B24_ERR_INTERNAL: 'Internal server error',
+  // event bindings, robots, offline events
+  B24_ERR_BINDINGS_INCOMPLETE: 'Some event bindings or robots could not be reconciled with the portal',
+  B24_ERR_OFFLINE_DRAIN_INTERRUPTED: 'An offline-events drain stopped with records still reserved on the portal',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

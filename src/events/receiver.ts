@@ -1,0 +1,96 @@
+/**
+ * The event receiver, HTTP-free: the route (server/routes/webhooks.ts) and `app.receive()` both
+ * call it, so an in-process test runs exactly what a portal's POST runs.
+ *
+ * validate the form → `auth[member_id]` = the URL's member_id (403) → the portal is known (404)
+ * → `auth[application_token]` matches the stored one in constant time (401 missing, 403 wrong) →
+ * the portal is not uninstalled (410) → dedupe key → inbox row + job in ONE transaction.
+ * Every refusal happens before anything is written.
+ */
+import { B24Error } from '../errors.js';
+import type { JobQueue } from '../queue/queue.js';
+import type { Json } from '../queue/types.js';
+import type { PortalRegistry } from '../store/portals.js';
+import type { Store } from '../store/types.js';
+import { eventDedupeKey } from './dedupe-key.js';
+import { parseEventDelivery, type EventDelivery } from './event-payload.js';
+import { recordDelivery, type InboxOutcome } from './inbox.js';
+
+/** Counters the receiver reports to (metrics.ts); all optional. */
+export interface ReceiverObserver {
+  accepted?(event: string, outcome: InboxOutcome['status']): void;
+  rejected?(reason: string): void;
+}
+
+export interface EventReceiverOptions {
+  store: Store;
+  queue: JobQueue;
+  portals: PortalRegistry;
+  /** The job name for an event, or undefined when the app has no handler for it. */
+  jobNameFor: (event: string) => string | undefined;
+  /** @defaultValue Date.now */
+  nowMs?: () => number;
+  observer?: ReceiverObserver;
+}
+
+export interface ReceivedEvent extends InboxOutcome {
+  event: string;
+  dedupeKey: string;
+}
+
+export class EventReceiver {
+  readonly #options: EventReceiverOptions;
+  readonly #nowMs: () => number;
+
+  constructor(options: EventReceiverOptions) {
+    this.#options = options;
+    this.#nowMs = options.nowMs ?? Date.now;
+  }
+
+  /** Accepts one delivery for `urlMemberId`. Throws a B24Error carrying the HTTP status on refusal. */
+  async accept(urlMemberId: string, body: unknown): Promise<ReceivedEvent> {
+    try {
+      const { delivery, identity } = parseEventDelivery(body);
+      await authenticate(this.#options.portals, urlMemberId, identity.memberId, identity.applicationToken);
+      const dedupeKey = eventDedupeKey({
+        memberId: identity.memberId,
+        event: delivery.event,
+        ts: delivery.ts,
+        data: delivery.data,
+        userId: delivery.auth.userId,
+        eventId: delivery.eventId,
+      });
+      const jobName = this.#options.jobNameFor(delivery.event);
+      const outcome = await recordDelivery(
+        this.#options.store,
+        this.#options.queue,
+        { memberId: identity.memberId, dedupeKey, event: delivery.event, ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}) },
+        this.#nowMs(),
+      );
+      this.#options.observer?.accepted?.(delivery.event, outcome.status);
+      return { ...outcome, event: delivery.event, dedupeKey };
+    } catch (error) {
+      this.#options.observer?.rejected?.(error instanceof B24Error ? error.code : 'B24_ERR_INTERNAL');
+      throw error;
+    }
+  }
+}
+
+/**
+ * The checks every inbound portal call (event, robot) passes, in this order, before anything is
+ * stored. Throws B24_ERR_MEMBER_MISMATCH 403, B24_ERR_PORTAL_NOT_FOUND 404, B24_ERR_FORBIDDEN
+ * 401/403, B24_ERR_PORTAL_UNINSTALLED 410.
+ */
+export async function authenticate(portals: PortalRegistry, urlMemberId: string, payloadMemberId: string, applicationToken: string | undefined): Promise<void> {
+  // a handler URL names its portal; a payload for another one is misrouted or an IDOR attempt
+  if (urlMemberId !== payloadMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+  const portal = await portals.info(urlMemberId);
+  if (!portal) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId: urlMemberId });
+  if (!applicationToken) throw new B24Error('B24_ERR_FORBIDDEN', 'auth[application_token] is missing', { status: 401, memberId: urlMemberId });
+  if (!(await portals.verifyApplicationToken(urlMemberId, applicationToken))) {
+    throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId: urlMemberId });
+  }
+  if (portal.state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
+}
+
+export type { EventDelivery };
