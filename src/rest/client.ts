@@ -189,7 +189,8 @@ export class B24Client {
   async applyPlanFromAppInfo(options: CallOptions = {}): Promise<BucketLimits> {
     const { result } = await this.call<{ LICENSE_FAMILY?: string; LICENSE?: string }>('app.info', {}, options);
     const key = portalKey(await this.provider.getGrant());
-    this.limiter.setLimits(key, { ...bucketLimitsForLicense(result?.LICENSE_FAMILY ?? result?.LICENSE), ...this.#limits });
+    this.limiter.setPlanLimits(key, bucketLimitsForLicense(result?.LICENSE_FAMILY ?? result?.LICENSE));
+    this.#applyLimits(key);
     return this.limiter.limitsFor(key);
   }
 
@@ -484,6 +485,9 @@ export class B24Client {
     let refreshed = false;
     let redirects = 0;
     let lastError: B24Error | undefined;
+    this.#applyLimits(portalKey(grant));
+    // a plan-aware limiter learns the portal's plan on first use (app.info itself goes unplanned)
+    if (exchange.method !== 'app.info') await this.limiter.preparePortal(portalKey(grant), () => this.#readLicense());
 
     const context = (): ErrorContext => ({ method: exchange.method, memberId: grant.memberId });
     /** Waits `delayMs` before the next attempt, or throws `error` when no attempt is left. */
@@ -674,6 +678,15 @@ export class B24Client {
       { memberId: grant.memberId, method: exchange.method, status, bitrixCode: error.bitrixCode },
       'b24kit: the portal refused a request the limiter let through (another process or app shares the budget?); resynchronising',
     );
+  }
+
+  /**
+   * The portal's plan, from app.info (`LICENSE_FAMILY`, or `LICENSE` for a webhook). Not bound to
+   * one caller's signal: the plan source shares this read between callers.
+   */
+  async #readLicense(): Promise<string | undefined> {
+    const { result } = await this.call<{ LICENSE_FAMILY?: string; LICENSE?: string } | null>('app.info', {}, { deadlineMs: 30_000 });
+    return result?.LICENSE_FAMILY ?? result?.LICENSE;
   }
 
   #applyLimits(key: string): void {

@@ -173,6 +173,23 @@ export interface RateLimiterOptions {
   headroom?: number;
   /** The clock of the default in-memory store, epoch ms. @defaultValue Date.now */
   now?: () => number;
+  /**
+   * Where each portal's plan comes from (app.info `LICENSE_FAMILY`, cached). Without it the limits
+   * are the default's until {@link RateLimiter.setPlanLimits} (or `B24Client.applyPlanFromAppInfo`)
+   * says otherwise. @defaultValue none
+   */
+  plans?: PlanSource;
+  /** Per-portal limits from configuration, keyed like the buckets (member_id); they win over the plan. */
+  portalLimits?: Record<string, Partial<BucketLimits>>;
+}
+
+/**
+ * Plan-aware limits (see src/rest/plans.ts): the limits of a portal's plan, read through
+ * `readLicense` (app.info) only when unknown or stale. Never rejects: without a plan the limiter
+ * keeps the default limits, which are the lower ones.
+ */
+export interface PlanSource {
+  limitsFor(key: string, readLicense: () => Promise<string | undefined>): Promise<BucketLimits | undefined>;
 }
 
 /**
@@ -182,7 +199,11 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   readonly store: BucketStateStore;
   readonly #defaultLimits: BucketLimits;
-  readonly #overrides = new Map<string, BucketLimits>();
+  /** Limits of each portal's plan, when known. */
+  readonly #planLimits = new Map<string, BucketLimits>();
+  /** Explicit limits (configuration, a client's `limits`): they win over the plan. */
+  readonly #overrides = new Map<string, Partial<BucketLimits>>();
+  readonly #plans: PlanSource | undefined;
   readonly #safetyMs: number;
   readonly #headroom: number;
   /** The last resync count seen per key, so that waiting callers notice a resync. */
@@ -193,15 +214,39 @@ export class RateLimiter {
     this.#defaultLimits = { ...(options.defaultLimits ?? STANDARD_BUCKET) };
     this.#safetyMs = options.safetyMs ?? 15;
     this.#headroom = Math.max(0, options.headroom ?? 1);
+    this.#plans = options.plans;
+    for (const [key, limits] of Object.entries(options.portalLimits ?? {})) this.setLimits(key, limits);
   }
 
-  /** Overrides the limits of one portal (e.g. after reading its plan from app.info). */
+  /** Overrides the limits of one portal; they win over its plan. */
   setLimits(key: string, limits: Partial<BucketLimits>): void {
-    this.#overrides.set(key, { ...this.limitsFor(key), ...limits });
+    this.#overrides.set(key, { ...this.#overrides.get(key), ...definedLimits(limits) });
   }
 
+  /** Sets the limits of one portal's plan (from app.info); explicit limits still win. */
+  setPlanLimits(key: string, limits: BucketLimits): void {
+    this.#planLimits.set(key, { ...limits });
+  }
+
+  /** The limits in force: the default, then the portal's plan, then its explicit limits. */
   limitsFor(key: string): BucketLimits {
-    return this.#overrides.get(key) ?? this.#defaultLimits;
+    const plan = this.#planLimits.get(key);
+    const override = this.#overrides.get(key);
+    if (!plan && !override) return this.#defaultLimits;
+    return { ...this.#defaultLimits, ...plan, ...override };
+  }
+
+  /**
+   * Makes sure the portal's plan is known before its requests are paced: with a plan source, the
+   * first call for a portal (and the first after the cached plan went stale) asks it, which may
+   * call `readLicense` (app.info). A portal whose limits are fully set explicitly needs no plan.
+   */
+  async preparePortal(key: string, readLicense: () => Promise<string | undefined>): Promise<void> {
+    if (!this.#plans) return;
+    const override = this.#overrides.get(key);
+    if (override?.drainPerSecond !== undefined && override.burst !== undefined) return;
+    const limits = await this.#plans.limitsFor(key, readLicense);
+    if (limits) this.#planLimits.set(key, limits);
   }
 
   /** Takes a slot for one request to portal `key`; returns how long to wait before sending. */
@@ -233,4 +278,11 @@ export class RateLimiter {
   isCurrent(key: string, epoch: number): boolean {
     return (this.#epochs.get(key) ?? 0) <= epoch;
   }
+}
+
+function definedLimits(limits: Partial<BucketLimits>): Partial<BucketLimits> {
+  const out: Partial<BucketLimits> = {};
+  if (limits.drainPerSecond !== undefined) out.drainPerSecond = limits.drainPerSecond;
+  if (limits.burst !== undefined) out.burst = limits.burst;
+  return out;
 }
