@@ -4,6 +4,9 @@ import { registerStartCommand } from './start-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerPortalsCommand } from './portals-command.js';
 import { registerCallCommand } from './call-command.js';
+import { registerWebCommand } from './web-command.js';
+import { registerWorkerCommand } from './worker-command.js';
+import { registerJobsCommand } from './jobs-command.js';
 
 /** Builds the `b24kit` command line. Each command lives in a file of its own. */
 export function buildCli(): Command {
@@ -13,6 +16,9 @@ export function buildCli(): Command {
     .description('Bitrix24 server applications: run the app, its workers and the Bitrix24 emulator')
     .showHelpAfterError();
   registerStartCommand(program);
+  registerWebCommand(program);
+  registerWorkerCommand(program);
+  registerJobsCommand(program);
   registerMigrateCommand(program);
   registerPortalsCommand(program);
   registerCallCommand(program);

@@ -8,13 +8,12 @@
  * Every refusal happens before anything is written.
  */
 import { B24Error } from '../errors.js';
-import type { JobQueue } from '../queue/queue.js';
 import type { Json } from '../queue/types.js';
 import type { PortalRegistry } from '../store/portals.js';
-import type { Store } from '../store/types.js';
+import type { AuthCache } from './auth-cache.js';
 import { eventDedupeKey } from './dedupe-key.js';
 import { parseEventDelivery, type EventDelivery } from './event-payload.js';
-import { recordDelivery, type InboxOutcome } from './inbox.js';
+import type { InboxOutcome, InboxWriter } from './inbox.js';
 
 /** Counters the receiver reports to (metrics.ts); all optional. */
 export interface ReceiverObserver {
@@ -23,13 +22,13 @@ export interface ReceiverObserver {
 }
 
 export interface EventReceiverOptions {
-  store: Store;
-  queue: JobQueue;
+  /** Records inbox row + job, one transaction per delivery or per group (inbox.ts). */
+  writer: InboxWriter;
   portals: PortalRegistry;
+  /** Remembers recent successful authentications (auth-cache.ts). @defaultValue none */
+  authCache?: AuthCache;
   /** The job name for an event, or undefined when the app has no handler for it. */
   jobNameFor: (event: string) => string | undefined;
-  /** @defaultValue Date.now */
-  nowMs?: () => number;
   observer?: ReceiverObserver;
 }
 
@@ -40,18 +39,16 @@ export interface ReceivedEvent extends InboxOutcome {
 
 export class EventReceiver {
   readonly #options: EventReceiverOptions;
-  readonly #nowMs: () => number;
 
   constructor(options: EventReceiverOptions) {
     this.#options = options;
-    this.#nowMs = options.nowMs ?? Date.now;
   }
 
   /** Accepts one delivery for `urlMemberId`. Throws a B24Error carrying the HTTP status on refusal. */
   async accept(urlMemberId: string, body: unknown): Promise<ReceivedEvent> {
     try {
       const { delivery, identity } = parseEventDelivery(body);
-      await authenticate(this.#options.portals, urlMemberId, identity.memberId, identity.applicationToken);
+      await authenticate(this.#options.portals, urlMemberId, identity.memberId, identity.applicationToken, this.#options.authCache);
       const dedupeKey = eventDedupeKey({
         memberId: identity.memberId,
         event: delivery.event,
@@ -61,12 +58,12 @@ export class EventReceiver {
         eventId: delivery.eventId,
       });
       const jobName = this.#options.jobNameFor(delivery.event);
-      const outcome = await recordDelivery(
-        this.#options.store,
-        this.#options.queue,
-        { memberId: identity.memberId, dedupeKey, event: delivery.event, ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}) },
-        this.#nowMs(),
-      );
+      const outcome = await this.#options.writer.record({
+        memberId: identity.memberId,
+        dedupeKey,
+        event: delivery.event,
+        ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}),
+      });
       this.#options.observer?.accepted?.(delivery.event, outcome.status);
       return { ...outcome, event: delivery.event, dedupeKey };
     } catch (error) {
@@ -81,15 +78,27 @@ export class EventReceiver {
  * stored. Throws B24_ERR_MEMBER_MISMATCH 403, B24_ERR_PORTAL_NOT_FOUND 404, B24_ERR_FORBIDDEN
  * 401/403, B24_ERR_PORTAL_UNINSTALLED 410.
  */
-export async function authenticate(portals: PortalRegistry, urlMemberId: string, payloadMemberId: string, applicationToken: string | undefined): Promise<void> {
+export async function authenticate(
+  portals: PortalRegistry,
+  urlMemberId: string,
+  payloadMemberId: string,
+  applicationToken: string | undefined,
+  cache?: AuthCache,
+): Promise<void> {
   // a handler URL names its portal; a payload for another one is misrouted or an IDOR attempt
   if (urlMemberId !== payloadMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+  const cached = applicationToken ? cache?.get(urlMemberId, applicationToken) : undefined;
+  if (cached !== undefined) {
+    if (cached === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
+    return;
+  }
   const portal = await portals.info(urlMemberId);
   if (!portal) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId: urlMemberId });
   if (!applicationToken) throw new B24Error('B24_ERR_FORBIDDEN', 'auth[application_token] is missing', { status: 401, memberId: urlMemberId });
   if (!(await portals.verifyApplicationToken(urlMemberId, applicationToken))) {
     throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId: urlMemberId });
   }
+  cache?.set(urlMemberId, applicationToken, portal.state);
   if (portal.state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
 }
 

@@ -51,3 +51,59 @@ export async function installDemoPortal(emulator: RunningEmulator, runtime: Port
     await client.close();
   }
 }
+
+/**
+ * The demo's trickle: every `intervalMs`, a new contact appears in the demo portal (seeded through
+ * the control API, which fires nothing) and ONCRMCONTACTADD is fired for it through the emulator's
+ * event path — so the event really arrives over HTTP at our /webhooks route, as from a portal.
+ * Every fifth tick also runs the robot `robotCode`, when given (POST /robots/… from the emulator).
+ */
+export interface DemoTrickleOptions {
+  emulatorUrl: string;
+  memberId: string;
+  /** Fire ONCRMCONTACTADD only when the app handles it. */
+  fireContactAdd: boolean;
+  /** A robot code to run now and then. */
+  robotCode?: string;
+  /** @defaultValue 3000 */
+  intervalMs?: number;
+  logger: PinoLogger;
+}
+
+export function startDemoTrickle(options: DemoTrickleOptions): { stop(): Promise<void> } {
+  const { emulatorUrl, memberId, logger } = options;
+  const control = async <T>(path: string, body: unknown): Promise<T> => {
+    const response = await fetch(`${emulatorUrl}/_emulator/portals/${memberId}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`emulator control ${path} answered ${response.status}`);
+    return (await response.json()) as T;
+  };
+  let tick = 0;
+  let running: Promise<void> = Promise.resolve();
+  const fire = async (): Promise<void> => {
+    tick += 1;
+    if (options.fireContactAdd) {
+      const seeded = await control<{ firstId: number | null }>('/crm/seed', { entity: 'contact', count: 1, fields: { NAME: 'Demo', LAST_NAME: 'Customer {id}' } });
+      if (seeded.firstId !== null) {
+        await control('/events', { event: 'ONCRMCONTACTADD', data: { FIELDS: { ID: String(seeded.firstId) } }, userId: 1 });
+        logger.info({ memberId, event: 'ONCRMCONTACTADD', contactId: seeded.firstId }, `demo: fired ONCRMCONTACTADD for contact ${seeded.firstId}`);
+      }
+    }
+    if (options.robotCode && tick % 5 === 1) {
+      await control(`/robots/${options.robotCode}/run`, { documentId: ['crm', 'CCrmDocumentDeal', 'DEAL_1'], properties: { weight: String(tick) } });
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(fire).catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'demo trickle failed'));
+  }, options.intervalMs ?? 3000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

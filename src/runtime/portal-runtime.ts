@@ -11,10 +11,13 @@ import { PortalInstaller } from '../oauth/installer.js';
 import type { PortalLifecycleHooks } from '../oauth/lifecycle-hooks.js';
 import { OAuthStateStore } from '../oauth/oauth-state.js';
 import { B24Client, type B24ClientOptions } from '../rest/client.js';
+import type { RateLimiter } from '../rest/limiter.js';
+import { createStoreRateLimiter, deletePortalBuckets } from '../rest/store-bucket.js';
 import type { SecretBox } from '../store/crypto.js';
 import { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
 import { buildWebServer } from '../server/app.js';
+import type { EventSink } from '../server/routes/webhooks.js';
 
 export interface PortalRuntimeOptions {
   store: Store;
@@ -33,6 +36,12 @@ export interface PortalRuntimeOptions {
   hooks?: Partial<PortalLifecycleHooks>;
   /** For the token endpoint and app.info. @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
+  /** The app's event inbox (see server/routes/webhooks.ts). */
+  events?: EventSink;
+  /** More routes on the web server (the app's robots, /metrics). */
+  routes?: (server: FastifyInstance) => void;
+  /** The process's one rate limiter. @defaultValue a store-backed, plan-aware one over `store` (shared by every process) */
+  limiter?: RateLimiter;
 }
 
 export interface PortalRuntime {
@@ -42,6 +51,8 @@ export interface PortalRuntime {
   installer: PortalInstaller;
   states: OAuthStateStore;
   server: FastifyInstance;
+  /** The leaky buckets of every portal, in the store: give it to every B24Client of this process. */
+  limiter: RateLimiter;
   /** A REST client for one stored portal (tokens refreshed single-flight). Close it when done. */
   client(memberId: string, options?: Omit<B24ClientOptions, 'provider'>): B24Client;
 }
@@ -69,10 +80,13 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const states = new OAuthStateStore({ store, nowMs });
+  const limiter = options.limiter ?? createStoreRateLimiter({ store, now: nowMs, logger: logger.child({ module: 'rest' }) });
+  portals.registerCleanup('b24kit_rest_buckets', deletePortalBuckets);
   const server = buildWebServer({
     loggerInstance: logger,
     ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
-    portals: { installer, states, store, clientId: options.clientId, nowMs },
+    portals: { installer, states, store, clientId: options.clientId, nowMs, ...(options.events ? { events: options.events } : {}) },
+    ...(options.routes ? { routes: options.routes } : {}),
   });
   return {
     store,
@@ -81,7 +95,8 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
     installer,
     states,
     server,
+    limiter,
     client: (memberId, clientOptions = {}) =>
-      new B24Client({ logger: logger.child({ module: 'rest' }), ...clientOptions, provider: createPortalTokenProvider(tokens, memberId) }),
+      new B24Client({ logger: logger.child({ module: 'rest' }), limiter, ...clientOptions, provider: createPortalTokenProvider(tokens, memberId) }),
   };
 }

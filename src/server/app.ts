@@ -6,7 +6,7 @@ import { parseForm, registerBodyParsers, type FormLimits } from './body-parsers.
 import { registerErrorHandlers } from './error-handler.js';
 import { registerInstallRoute } from './routes/install.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
-import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerWebhookRoutes, type EventSink } from './routes/webhooks.js';
 
 /** What the install, OAuth and lifecycle routes need. Without it only /health and /ready exist. */
 export interface PortalRoutesOptions {
@@ -17,6 +17,8 @@ export interface PortalRoutesOptions {
   clientId: string;
   /** Clock in epoch ms. @defaultValue Date.now */
   nowMs?: () => number;
+  /** The app's event inbox; without it, events other than ONAPPUPDATE/ONAPPUNINSTALL answer 501. */
+  events?: EventSink;
 }
 
 export interface WebServerOptions {
@@ -33,6 +35,8 @@ export interface WebServerOptions {
   form?: FormLimits;
   /** Trust X-Forwarded-* from a proxy in front. @defaultValue false */
   trustProxy?: boolean;
+  /** More routes (the app's robots and /metrics), registered after the built-in ones. */
+  routes?: (app: FastifyInstance) => void;
 }
 
 /** The app's HTTP server: health, readiness, install, the OAuth code flow and the event receiver. */
@@ -72,7 +76,8 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
     const nowMs = portals.nowMs ?? Date.now;
     registerInstallRoute(app, { installer: portals.installer, nowMs });
     registerOAuthRoutes(app, { installer: portals.installer, states: portals.states, store: portals.store, clientId: portals.clientId });
-    registerWebhookRoutes(app, { installer: portals.installer, nowMs });
+    registerWebhookRoutes(app, { installer: portals.installer, nowMs, ...(portals.events ? { events: portals.events } : {}) });
   }
+  options.routes?.(app);
   return app;
 }

@@ -8,13 +8,17 @@
  *   tokens are replaced and the onUpdated hooks run. → 200 `{"status":"success"}`.
  * - ONAPPUNINSTALL (protocol §2.5): no tokens; application_token compared with the stored one in
  *   constant time. The portal becomes `uninstalled`; `data[CLEAN]=1` wipes its data. → 200.
- * - Any other event is authenticated (application_token) and answered 501 B24_ERR_EVENT_NOT_HANDLED:
- *   nothing is stored yet, and an honest 501 shows up in the portal's delivery log instead of a 200
- *   for an event that was dropped. The events issue replaces this with the durable inbox.
+ * - Any other event goes to the durable inbox (events/receiver.ts): authenticated, deduplicated,
+ *   recorded and enqueued in one transaction, then 200 `{"status":"queued"|"duplicate"|"ignored"}`
+ *   (`ignored`: the app has no handler for it; recorded, no job).
+ *   A server built without an app (no `events` option) authenticates the event and answers 501
+ *   B24_ERR_EVENT_NOT_HANDLED: nothing is stored, and an honest 501 shows up in the portal's
+ *   delivery log instead of a 200 for an event that was dropped.
  *
  * Errors: 400 B24_ERR_BAD_REQUEST (no event, no auth, malformed fields), 403 B24_ERR_MEMBER_MISMATCH
- * (`:memberId` ≠ `auth[member_id]`), 404 B24_ERR_PORTAL_NOT_FOUND, 403 B24_ERR_FORBIDDEN (wrong
- * application_token, or app.info refused the update's token), 502 B24_ERR_OAUTH_UNAVAILABLE.
+ * (`:memberId` ≠ `auth[member_id]`), 404 B24_ERR_PORTAL_NOT_FOUND, 401/403 B24_ERR_FORBIDDEN (missing
+ * or wrong application_token, or app.info refused the update's token), 410 B24_ERR_PORTAL_UNINSTALLED
+ * (inbox only), 502 B24_ERR_OAUTH_UNAVAILABLE.
  * Nothing is stored on any of them.
  */
 import type { FastifyInstance } from 'fastify';
@@ -26,6 +30,13 @@ export interface WebhookRouteOptions {
   installer: PortalInstaller;
   /** Clock in epoch ms (token expiry). @defaultValue Date.now */
   nowMs?: () => number;
+  /** The app's event inbox (events/receiver.ts). Without it, non-lifecycle events answer 501. */
+  events?: EventSink;
+}
+
+/** Where non-lifecycle events go: accepts one delivery or throws a B24Error carrying the HTTP status. */
+export interface EventSink {
+  accept(urlMemberId: string, body: unknown): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }>;
 }
 
 const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -40,6 +51,13 @@ export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRout
       throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing', { status: 400 });
     }
     const event = body.event.toUpperCase();
+    const lifecycle = event === 'ONAPPUPDATE' || event === 'ONAPPUNINSTALL';
+    if (!lifecycle && options.events) {
+      // the inbox checks member_id, portal and application_token itself (and counts refusals)
+      const received = await options.events.accept(urlMemberId, body);
+      request.log.debug({ memberId: urlMemberId, event, status: received.status, jobId: received.jobId }, 'event accepted');
+      return { status: received.status };
+    }
     const identity = parseEventIdentity(body);
     if (identity.memberId !== urlMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
 

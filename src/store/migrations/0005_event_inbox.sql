@@ -3,13 +3,13 @@
 
 -- One row per accepted event delivery, unique on its dedupe key (src/events/dedupe-key.ts): a
 -- repeated delivery collides here and is acknowledged without a second job. `status` is
--- 'queued' (a job was enqueued in the same transaction) or 'ignored' (the app has no handler).
+-- 'queued' (a job was enqueued in the same transaction, its idempotency_key = dedupe_key) or
+-- 'ignored' (the app has no handler).
 CREATE TABLE b24kit_event_inbox (
   member_id      TEXT NOT NULL,
   dedupe_key     TEXT NOT NULL,
   event          TEXT NOT NULL,
   status         TEXT NOT NULL CHECK (status IN ('queued', 'ignored')),
-  job_id         BIGINT,
   received_at_ms BIGINT NOT NULL,
   PRIMARY KEY (member_id, dedupe_key)
 );

@@ -1,0 +1,17 @@
+/**
+ * Job names of the app's handlers: one namespace per kind, so a user job called `ONCRMDEALADD`
+ * and the event never share a handler. `b24kit jobs list --name event:ONCRMDEALADD` filters by them.
+ */
+export const jobNames = {
+  event: (event: string): string => `event:${event.toUpperCase()}`,
+  job: (name: string): string => `job:${name}`,
+  robot: (code: string): string => `robot:${code}`,
+  schedule: (name: string): string => `schedule:${name}`,
+} as const;
+
+/** Event names are case-insensitive on the portal and delivered upper-case (protocol §3.1, §3.7). */
+export const EVENT_NAME = /^[A-Za-z0-9_]{1,100}$/;
+/** User job and schedule names. */
+export const JOB_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
+/** Robot codes (protocol §7.1). */
+export const ROBOT_CODE = /^[A-Za-z0-9._-]{1,100}$/;

@@ -1,0 +1,88 @@
+/**
+ * The app's Prometheus metrics, in a registry of its own (no prom-client global): two apps in one
+ * process (tests) never mix their numbers. Gauges over the store (jobs and portals by state) are
+ * read when /metrics is scraped, so every process reports the same totals.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { JobQueue } from '../queue/queue.js';
+import type { B24ClientEvent } from '../rest/hooks.js';
+import type { PortalRegistry } from '../store/portals.js';
+
+export interface MetricsSources {
+  queue: () => JobQueue | undefined;
+  portals: () => PortalRegistry | undefined;
+}
+
+export class AppMetrics {
+  readonly registry = new Registry();
+  readonly eventsReceived: Counter<'event' | 'outcome'>;
+  readonly eventsRejected: Counter<'reason'>;
+  readonly jobRuns: Counter<'kind' | 'outcome'>;
+  readonly handlerSeconds: Histogram<'kind'>;
+  readonly restRequests: Counter<'status' | 'error_code'>;
+  readonly restRetries: Counter<'reason'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    this.eventsReceived = new Counter({
+      name: 'b24kit_events_received_total',
+      help: 'Event and robot deliveries accepted, by outcome: queued, duplicate (collapsed on the dedupe key), ignored (no handler)',
+      labelNames: ['event', 'outcome'],
+      registers,
+    });
+    this.eventsRejected = new Counter({
+      name: 'b24kit_events_rejected_total',
+      help: 'Deliveries refused before anything was stored, by error code (forged token, member mismatch, unknown portal, bad form)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.jobRuns = new Counter({
+      name: 'b24kit_handler_runs_total',
+      help: 'Handler runs in this process, by kind (event, job, schedule, robot) and outcome (ok, error)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.handlerSeconds = new Histogram({
+      name: 'b24kit_handler_duration_seconds',
+      help: 'Handler run time in this process',
+      labelNames: ['kind'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 2, 10, 60],
+      registers,
+    });
+    this.restRequests = new Counter({
+      name: 'b24kit_rest_requests_total',
+      help: 'HTTP exchanges with portals made by this process, by status (0 = no answer) and b24kit error code',
+      labelNames: ['status', 'error_code'],
+      registers,
+    });
+    this.restRetries = new Counter({ name: 'b24kit_rest_retries_total', help: 'REST calls tried again, by reason', labelNames: ['reason'], registers });
+    new Gauge({
+      name: 'b24kit_jobs',
+      help: 'Jobs in the store by state (all processes)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const queue = sources.queue();
+        if (!queue) return;
+        for (const [state, n] of Object.entries(await queue.counts())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'b24kit_portals',
+      help: 'Portals by state; needs_reauth = must be re-authorized (GET /oauth/start)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const portals = sources.portals();
+        if (!portals) return;
+        for (const [state, n] of Object.entries(await portals.countByState())) this.set({ state }, n);
+      },
+    });
+  }
+
+  /** The REST client's event hook (B24ClientOptions.onEvent). */
+  readonly onRestEvent = (event: B24ClientEvent): void => {
+    if (event.type === 'request') this.restRequests.inc({ status: String(event.status), error_code: event.errorCode ?? '' });
+    else if (event.type === 'retry') this.restRetries.inc({ reason: event.reason });
+  };
+}

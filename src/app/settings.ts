@@ -1,0 +1,110 @@
+/**
+ * createApp's options, and how they resolve against the environment (config/index.ts). Explicit
+ * options win; whatever is missing comes from `loadConfig(process.env)` (or `env`). Without a
+ * client_id anywhere, the app runs in demo mode (an in-process emulator, runtime/demo.ts).
+ */
+import type { Logger as PinoLogger } from 'pino';
+import { loadConfig, type B24kitConfig } from '../config/index.js';
+import type { QueueOptions } from '../queue/index.js';
+import { createServerLogger } from '../server/logging.js';
+import type { Store } from '../store/types.js';
+import type { AppRestOptions } from './clients.js';
+
+export interface AppConfig {
+  /** Settings otherwise read from the environment. @defaultValue loadConfig(process.env) */
+  env?: B24kitConfig;
+  /** An open store (tests). The app does not close it. @defaultValue openStore(DATABASE_URL) */
+  store?: Store;
+  /** The 32-byte key sealing tokens at rest. @defaultValue B24KIT_SECRET_KEY (demo: a generated key in the data dir) */
+  secretKey?: Buffer;
+  /** @defaultValue B24_CLIENT_ID; none = demo mode */
+  clientId?: string;
+  /** @defaultValue B24_CLIENT_SECRET */
+  clientSecret?: string;
+  /** The OAuth server; when given it is the only one used. @defaultValue B24_OAUTH_URL or the portal's server_endpoint */
+  oauthUrl?: string;
+  /** The public base URL (event and robot handler URLs are built on it). @defaultValue B24_APP_URL, in demo mode the listening URL */
+  appUrl?: string;
+  /** @defaultValue a redacting pino logger at LOG_LEVEL on stdout */
+  logger?: PinoLogger;
+  /** The clock, epoch ms (tests pass the emulator's). @defaultValue Date.now */
+  nowMs?: () => number;
+  /** For the OAuth server (token endpoint, app.info). @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+  /** @defaultValue PORT (3000) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' in demo mode, '0.0.0.0' otherwise */
+  host?: string;
+  /** Queue settings: lease, per-portal cap, default retry policy. */
+  queue?: Pick<QueueOptions, 'leaseMs' | 'maxRunningPerPortal' | 'defaults'>;
+  worker?: {
+    /** Jobs run at once by this process. @defaultValue 8 */
+    concurrency?: number;
+    /** Idle poll period, in ms (enqueues in this process, and NOTIFY on PostgreSQL, wake it sooner). @defaultValue 1000 */
+    pollIntervalMs?: number;
+    /** How long SIGTERM waits for running jobs before releasing them, in ms. @defaultValue 25000 */
+    shutdownTimeoutMs?: number;
+  };
+  scheduler?: {
+    /** Tick period, in ms. @defaultValue 10000 */
+    intervalMs?: number;
+    /** Time zone of portals whose own is unknown (the registry stores none yet). @defaultValue 'UTC' */
+    defaultTimeZone?: string;
+  };
+  /** REST client settings of ctx.b24 and app.client(): timeouts, retries, limits. */
+  rest?: AppRestOptions;
+  /** Cron pattern of the refresh-token keep-alive (runs with the scheduler). @defaultValue '17 * * * *' */
+  keepAlivePattern?: string;
+  /**
+   * How long a successful event authentication (member_id + application_token) is remembered, in
+   * ms; 0 disables. Bounds how long ANOTHER process's ONAPPUPDATE/ONAPPUNINSTALL takes to reach
+   * this one's receiver. @defaultValue 2000
+   */
+  authCacheMs?: number;
+  /** Demo mode: fire a sample event every this many ms. @defaultValue 3000 */
+  demoTrickleMs?: number;
+}
+
+export interface ResolvedSettings {
+  demo: boolean;
+  store: Store | undefined;
+  databaseUrl: string;
+  dataDir: string;
+  secretKey: Buffer | undefined;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  oauthUrl: string;
+  oauthUrlOverride: boolean;
+  appUrl: string | undefined;
+  logger: PinoLogger;
+  nowMs: () => number;
+  fetch: typeof fetch | undefined;
+  port: number;
+  host: string;
+  config: AppConfig;
+}
+
+export function resolveSettings(config: AppConfig): ResolvedSettings {
+  const explicit = config.clientId !== undefined && config.clientSecret !== undefined && config.store !== undefined;
+  const env = config.env ?? (explicit ? undefined : loadConfig(process.env));
+  const clientId = config.clientId ?? env?.clientId;
+  const demo = clientId === undefined;
+  return {
+    demo,
+    store: config.store,
+    databaseUrl: env?.databaseUrl ?? './data/b24kit.sqlite',
+    dataDir: env?.dataDir ?? './data',
+    secretKey: config.secretKey ?? env?.secretKey,
+    clientId,
+    clientSecret: config.clientSecret ?? env?.clientSecret,
+    oauthUrl: (config.oauthUrl ?? env?.oauthUrl ?? 'https://oauth.bitrix.info').replace(/\/+$/, ''),
+    oauthUrlOverride: config.oauthUrl !== undefined || (env?.oauthUrlOverride ?? false),
+    appUrl: (config.appUrl ?? env?.appUrl)?.replace(/\/+$/, ''),
+    logger: config.logger ?? createServerLogger({ level: env?.logLevel ?? 'info' }),
+    nowMs: config.nowMs ?? Date.now,
+    fetch: config.fetch,
+    port: config.port ?? env?.port ?? 3000,
+    host: config.host ?? (demo ? '127.0.0.1' : '0.0.0.0'),
+    config,
+  };
+}

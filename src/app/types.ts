@@ -1,0 +1,85 @@
+/**
+ * The public vocabulary of an app: handlers and the context they run with. Every handler runs in
+ * a job (at least once, see docs/app.md); `ctx.once` makes a side effect happen once per job.
+ */
+import type { Logger as PinoLogger } from 'pino';
+import type { EventDelivery } from '../events/event-payload.js';
+import type { Json, JobTypeOptions } from '../queue/types.js';
+import type { B24Client } from '../rest/client.js';
+import type { ScheduledJobPayload } from '../scheduler/fire.js';
+import type { CatchUpPolicy } from '../scheduler/slots.js';
+import type { PortalState } from '../store/portals.js';
+import type { RobotCall } from './robot-call.js';
+
+/** The portal a handler works for. No tokens: calls go through `ctx.b24`. */
+export interface PortalView {
+  memberId: string;
+  domain: string;
+  /** e.g. `https://acme.bitrix24.com/rest/` */
+  clientEndpoint: string;
+  scope: string[];
+  /** App status letter (protocol §2.8). */
+  status: string;
+  state: PortalState;
+}
+
+export interface HandlerContext {
+  portal: PortalView;
+  /** The portal's REST client: tokens refreshed single-flight, inside the portal's rate limits. */
+  b24: B24Client;
+  /** A child logger carrying member_id, the job id and name (and the event for event handlers). */
+  log: PinoLogger;
+  /**
+   * Runs `fn` once per job and key: its result is stored durably, so a retried or replayed job
+   * gets the stored result back instead of running `fn` again. The result must be JSON (or
+   * undefined). A throwing `fn` stores nothing.
+   */
+  once<T extends Json | void>(key: string, fn: () => Promise<T> | T): Promise<T>;
+  job: { id: number; name: string; attempt: number; key: string | null };
+  /** Aborted when this run no longer counts (lease lost, shutdown). Pass it to long calls. */
+  signal: AbortSignal;
+}
+
+export interface EventContext extends HandlerContext {
+  event: EventDelivery;
+}
+
+export interface JobHandlerContext<P = Json> extends HandlerContext {
+  payload: P;
+}
+
+export interface ScheduleContext extends HandlerContext {
+  schedule: ScheduledJobPayload;
+}
+
+export interface RobotContext extends HandlerContext {
+  robot: RobotCall;
+}
+
+export type EventHandler = (ctx: EventContext) => unknown;
+export type UserJobHandler<P = Json> = (ctx: JobHandlerContext<P>) => unknown;
+export type ScheduleHandler = (ctx: ScheduleContext) => unknown;
+/** Returns the robot's return values (sent with bizproc.event.send), or nothing. */
+export type RobotHandler = (ctx: RobotContext) => Promise<Record<string, Json> | void> | Record<string, Json> | void;
+
+/** A job type's retry policy: maxAttempts, baseDelayMs, capDelayMs (queue/types.ts). */
+export type JobOptions = JobTypeOptions;
+
+export interface EnqueueOptions {
+  /** Idempotency key: a second enqueue with the same (portal, job, key) returns the first job. */
+  key?: string;
+  /** Not before this instant, epoch ms. @defaultValue now */
+  runAtMs?: number;
+}
+
+export interface ScheduleDefinitionOptions {
+  /** IANA time zone. @defaultValue the portal's when known, else the app's default (UTC) */
+  tz?: string;
+  /** Slots missed while no scheduler ran: `skip` them, or run `once` for all. @defaultValue 'skip' */
+  catchUp?: CatchUpPolicy;
+  /** maxAttempts of each slot's job. @defaultValue the app's job default */
+  maxAttempts?: number;
+}
+
+/** A robot (protocol §7.1): the robots module's definition (src/robots/definition.ts); registered at install/update. */
+export type { RobotDefinition, RobotPropertyInput as RobotProperty } from '../robots/definition.js';

@@ -1,0 +1,52 @@
+/**
+ * The sample app of demo mode (`npm start` with no B24_CLIENT_ID and no `--app`): one handler per
+ * feature, each on the public API only, each logging what it did.
+ *
+ * - event: ONCRMCONTACTADD → reads the contact and creates a welcome deal (ctx.once: a retry never
+ *   creates a second deal), then enqueues a follow-up job keyed by the contact;
+ * - job `demo.follow-up`: writes a comment on that deal, once;
+ * - schedule `demo.report`: every minute, per portal, counts the deals;
+ * - robot `demo_score`: scores a deal; its answer goes back with bizproc.event.send.
+ */
+import type { B24App } from '../app/create-app.js';
+
+export function registerDemoApp(app: B24App): void {
+  app.on('ONCRMCONTACTADD', async (ctx) => {
+    const id = String((ctx.event.data as { FIELDS?: { ID?: string } } | null)?.FIELDS?.ID ?? '');
+    const { result: contact } = await ctx.b24.call<{ NAME?: string; LAST_NAME?: string }>('crm.contact.get', { id });
+    const name = [contact.NAME, contact.LAST_NAME].filter(Boolean).join(' ') || `contact ${id}`;
+    const dealId = await ctx.once('create-deal', async () => {
+      const { result } = await ctx.b24.call<number>('crm.deal.add', { fields: { TITLE: `Welcome deal for ${name}`, CONTACT_ID: id, ORIGIN_ID: `demo-contact-${id}` } });
+      return result;
+    });
+    await app.enqueue(ctx.portal.memberId, 'demo.follow-up', { dealId, contact: name }, { key: `contact-${id}` });
+    ctx.log.info({ contactId: id, dealId }, `demo event handled: ONCRMCONTACTADD → created deal ${dealId} for ${name}`);
+  });
+
+  app.job('demo.follow-up', async (ctx) => {
+    const { dealId, contact } = ctx.payload as { dealId: number; contact: string };
+    await ctx.once('comment', async () => {
+      await ctx.b24.call('crm.deal.update', { id: dealId, fields: { COMMENTS: `Followed up with ${contact}` } });
+    });
+    ctx.log.info({ dealId }, `demo job done: demo.follow-up commented deal ${dealId}`);
+  });
+
+  app.schedule('demo.report', '* * * * *', async (ctx) => {
+    const { total } = await ctx.b24.call('crm.deal.list', { select: ['ID'] });
+    ctx.log.info({ deals: total ?? 0, fireTime: new Date(ctx.schedule.fireTimeMs).toISOString() }, `demo schedule: ${total ?? 0} deals in ${ctx.portal.domain}`);
+  });
+
+  app.robot(
+    {
+      code: 'demo_score',
+      name: 'Demo: score a deal',
+      properties: { weight: { Name: 'Weight', Type: 'int', Default: 1 } },
+      returnProperties: { score: { Name: 'Score', Type: 'int' } },
+    },
+    async (ctx) => {
+      const score = 10 * Number(ctx.robot.properties.weight ?? 1);
+      ctx.log.info({ document: ctx.robot.documentId.join(':'), score }, `demo robot: demo_score answered ${score}`);
+      return { score };
+    },
+  );
+}
