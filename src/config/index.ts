@@ -123,6 +123,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!demo && vars.B24_CLIENT_SECRET === undefined) problems.push('B24_CLIENT_SECRET is required when B24_CLIENT_ID is set');
   if (demo && vars.B24_CLIENT_SECRET !== undefined) problems.push('B24_CLIENT_ID is required when B24_CLIENT_SECRET is set');
   if (!demo && vars.B24_APP_URL === undefined) problems.push('B24_APP_URL is required when B24_CLIENT_ID is set (the public base URL of this app)');
+  // tokens of real portals must not be sealed with a key that lives next to the data it protects
+  if (!demo && vars.B24KIT_SECRET_KEY === undefined) {
+    problems.push('B24KIT_SECRET_KEY is required when B24_CLIENT_ID is set (32 bytes as 64 hex characters or base64; e.g. `openssl rand -base64 32`)');
+  }
 
   if (problems.length > 0) throw configError(problems);
   return {

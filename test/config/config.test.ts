@@ -27,6 +27,13 @@ describe('loadConfig', () => {
     assert.equal(config.secretKey, undefined);
   });
 
+  it('refuses credentials without B24KIT_SECRET_KEY: a generated key is for demo mode only', () => {
+    assert.throws(
+      () => loadConfig({ B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'secret', B24_APP_URL: 'https://app.example.com' }),
+      (error: unknown) => error instanceof B24Error && error.code === 'B24_ERR_CONFIG' && /B24KIT_SECRET_KEY is required/.test(error.message),
+    );
+  });
+
   it('reads a full production environment', () => {
     const key = randomBytes(32);
     const config = loadConfig({
