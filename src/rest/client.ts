@@ -49,7 +49,11 @@ export interface B24ClientOptions {
   limits?: Partial<BucketLimits>;
   /** The per-method operating budget: a shared tracker or its limits. @defaultValue 480 s, slowdown at 80% */
   operating?: OperatingTracker | Partial<OperatingLimits>;
-  /** Most batch requests of one `batch()` call in flight at once. @defaultValue 4 */
+  /**
+   * Most batch requests of one `batch()` call in flight at once. The limiter paces them, so more
+   * than the bucket needs only wait; fewer than `2 × ceil(drain × latency)` leave the burst unused
+   * (bench/README.md, bulk write). @defaultValue 16
+   */
   batchConcurrency?: number;
   /** Metrics and tracing callback. */
   onEvent?: B24ClientEventListener;
@@ -157,7 +161,7 @@ export class B24Client {
     this.#deadlineMs = options.deadlineMs ?? 120_000;
     this.#retry = { ...DEFAULT_BACKOFF, ...options.retry };
     this.#limits = options.limits;
-    this.#batchConcurrency = Math.max(1, options.batchConcurrency ?? 4);
+    this.#batchConcurrency = Math.max(1, options.batchConcurrency ?? 16);
     this.#onEvent = options.onEvent;
     this.#logger = options.logger ?? pino({ name: 'b24kit.rest', level: process.env.LOG_LEVEL ?? 'info' });
     this.#dispatcher = options.dispatcher ?? defaultDispatcher();

@@ -167,10 +167,15 @@ export interface RateLimiterOptions {
   /**
    * Slots of the bucket kept free, in requests. Requests do not arrive when they were sent: a
    * first request opens a connection, later ones reuse it, so arrivals bunch by the latency's
-   * jitter; one spare slot absorbs 1/drain seconds of it. The steady rate stays `drainPerSecond`;
-   * only the initial burst is one smaller. @defaultValue 1
+   * jitter; each spare slot absorbs 1/drain seconds of it. The steady rate stays `drainPerSecond`;
+   * only the initial burst is smaller. @defaultValue enough slots for {@link headroomMs}
    */
   headroom?: number;
+  /**
+   * Without a fixed `headroom`: the bunching of arrivals to absorb, in ms — `ceil(drain × headroomMs)`
+   * slots, at least 1 (1 slot at 2/s, 2 at 5/s). @defaultValue 250
+   */
+  headroomMs?: number;
   /** The clock of the default in-memory store, epoch ms. @defaultValue Date.now */
   now?: () => number;
   /**
@@ -205,7 +210,8 @@ export class RateLimiter {
   readonly #overrides = new Map<string, Partial<BucketLimits>>();
   readonly #plans: PlanSource | undefined;
   readonly #safetyMs: number;
-  readonly #headroom: number;
+  readonly #headroom: number | undefined;
+  readonly #headroomMs: number;
   /** The last resync count seen per key, so that waiting callers notice a resync. */
   readonly #epochs = new Map<string, number>();
 
@@ -213,7 +219,8 @@ export class RateLimiter {
     this.store = options.store ?? new InMemoryBucketStore(options.now);
     this.#defaultLimits = { ...(options.defaultLimits ?? STANDARD_BUCKET) };
     this.#safetyMs = options.safetyMs ?? 15;
-    this.#headroom = Math.max(0, options.headroom ?? 1);
+    this.#headroom = options.headroom === undefined ? undefined : Math.max(0, options.headroom);
+    this.#headroomMs = Math.max(0, options.headroomMs ?? 250);
     this.#plans = options.plans;
     for (const [key, limits] of Object.entries(options.portalLimits ?? {})) this.setLimits(key, limits);
   }
@@ -253,11 +260,17 @@ export class RateLimiter {
   async reserve(key: string, maxWaitMs = Number.POSITIVE_INFINITY, cost = 1): Promise<Reservation> {
     const limits = this.limitsFor(key);
     const reservation = await this.store.modify(key, (current, nowMs) => {
-      const { next, reservation } = reserveSlot(current ?? EMPTY_BUCKET, nowMs, limits, cost, maxWaitMs, this.#headroom);
+      const { next, reservation } = reserveSlot(current ?? EMPTY_BUCKET, nowMs, limits, cost, maxWaitMs, this.#headroomFor(limits));
       return { next, result: reservation };
     });
     this.#epochs.set(key, Math.max(this.#epochs.get(key) ?? 0, reservation.epoch));
     return reservation.waitMs > 0 ? { ...reservation, waitMs: reservation.waitMs + this.#safetyMs } : reservation;
+  }
+
+  /** Spare slots for `limits`: fixed, or what the drain frees in `headroomMs` (at least 1). */
+  #headroomFor(limits: BucketLimits): number {
+    if (this.#headroom !== undefined) return this.#headroom;
+    return Math.min(Math.max(1, Math.ceil((limits.drainPerSecond * this.#headroomMs) / 1000)), Math.max(0, limits.burst - 1));
   }
 
   /** The portal answered 503 QUERY_LIMIT_EXCEEDED: assume a full bucket and pause `pauseMs`. */

@@ -115,10 +115,21 @@ describe('RateLimiter over a BucketStateStore', () => {
   });
 
   it('keeps a slot of headroom for latency jitter: the burst is one smaller, the steady rate unchanged', async () => {
-    const limiter = new RateLimiter({ store: new InMemoryBucketStore(() => 0), safetyMs: 0, defaultLimits: { drainPerSecond: 10, burst: 5 } });
+    const limiter = new RateLimiter({ store: new InMemoryBucketStore(() => 0), safetyMs: 0, headroom: 1, defaultLimits: { drainPerSecond: 10, burst: 5 } });
     const waits: number[] = [];
     for (let i = 0; i < 7; i += 1) waits.push((await limiter.reserve('p')).waitMs);
     assert.deepEqual(waits, [0, 0, 0, 0, 100, 200, 300]);
+  });
+
+  it('by default keeps the slots the drain frees in 250 ms: 1 at 2/s, 3 at 10/s', async () => {
+    const burstWithoutWait = async (drainPerSecond: number): Promise<number> => {
+      const limiter = new RateLimiter({ store: new InMemoryBucketStore(() => 0), safetyMs: 0, defaultLimits: { drainPerSecond, burst: 50 } });
+      let free = 0;
+      while ((await limiter.reserve('p')).waitMs === 0) free += 1;
+      return free;
+    };
+    assert.equal(await burstWithoutWait(2), 49);
+    assert.equal(await burstWithoutWait(10), 47);
   });
 
   it('tells a waiting caller that the portal refused a request since its slot was granted', async () => {
