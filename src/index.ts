@@ -77,6 +77,7 @@ export type {
   RobotContext,
   PortalView,
   EventHandler,
+  EventOptions,
   UserJobHandler,
   ScheduleHandler,
   RobotHandler,
@@ -87,5 +88,5 @@ export type {
   ScheduleDefinitionOptions,
 } from './app/types.js';
 export type { EventDelivery } from './events/event-payload.js';
-export type { RobotCall } from './app/robot-call.js';
+export type { RobotCall } from './app/types.js';
 export type { Job, JobState, AttemptRecord } from './queue/types.js';

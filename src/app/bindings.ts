@@ -2,7 +2,8 @@
  * After install and after every ONAPPUPDATE (the portal drops an app's handlers on update,
  * protocol §2.4): reconcile the portal's bindings with what the app declares — the events
  * module's `reconcileBindings` (src/events/bindings.ts) binds the declared events to
- * `{appUrl}/webhooks/{memberId}/event`, unbinds stale ones of ours, and registers the robots at
+ * `{appUrl}/webhooks/{memberId}/event` (offline ones with `event_type=offline`, plus ONOFFLINEEVENT
+ * online for the drain's ping), unbinds stale ones of ours, and registers the robots at
  * `{appUrl}/robots/{memberId}/{code}`. A failure is logged by the installer's hook runner and does
  * not undo the install.
  */
@@ -11,6 +12,7 @@ import { reconcileBindings } from '../events/bindings.js';
 import type { B24Client } from '../rest/client.js';
 import type { PortalInfo } from '../store/portals.js';
 import type { AppDefinitions } from './definitions.js';
+import { DEFAULT_OFFLINE_NOTIFY_SECONDS } from './offline-events.js';
 
 export interface BindingsOptions {
   definitions: AppDefinitions;
@@ -18,6 +20,8 @@ export interface BindingsOptions {
   appUrl: () => string | undefined;
   client: (memberId: string) => B24Client;
   logger: PinoLogger;
+  /** ONOFFLINEEVENT's minTimeout when offline events are declared; false = not bound. @defaultValue 10 */
+  offlineNotifySeconds?: number | false;
 }
 
 export function bindingsHook(options: BindingsOptions): (portal: PortalInfo) => Promise<void> {
@@ -28,11 +32,15 @@ export function bindingsHook(options: BindingsOptions): (portal: PortalInfo) => 
       log.warn({}, 'no public app URL (B24_APP_URL): event and robot bindings were not made');
       return;
     }
+    const notifySeconds = options.offlineNotifySeconds ?? DEFAULT_OFFLINE_NOTIFY_SECONDS;
+    const offlineNotify = options.definitions.offlineEvents.size > 0 && notifySeconds !== false ? { minTimeoutSeconds: notifySeconds } : undefined;
     const report = await reconcileBindings({
       client: options.client(portal.memberId),
       appUrl,
       memberId: portal.memberId,
-      events: [...options.definitions.events.keys()],
+      events: options.definitions.onlineEvents(),
+      offlineEvents: [...options.definitions.offlineEvents],
+      ...(offlineNotify !== undefined ? { offlineNotify } : {}),
       robots: [...options.definitions.robots.values()].map((robot) => robot.definition),
       logger: log,
     });

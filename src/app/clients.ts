@@ -1,15 +1,15 @@
 /**
- * The app's REST clients, one per portal, sharing ONE rate limiter, one operating tracker and one
- * connection pool: every handler of this process draws from the same budget per portal. (Across
- * processes each has its own in-memory limiter; a store-backed BucketStateStore is the REST
- * module's to offer.)
+ * The app's REST clients, one per portal, sharing one operating tracker, one connection pool and
+ * THE rate limiter of the portal runtime (`runtime.limiter`, src/rest/store-bucket.ts): its
+ * buckets live in the store, so every process of the app — web, workers, schedulers — draws from
+ * ONE budget per portal, as the portal counts it (protocol §5.1: per portal, not per process).
  */
 import { Agent } from 'undici';
 import type { Logger as PinoLogger } from 'pino';
 import { createPortalTokenProvider, type PortalTokenService } from '../oauth/portal-token-provider.js';
 import { B24Client, type B24ClientOptions } from '../rest/client.js';
 import type { B24ClientEventListener } from '../rest/hooks.js';
-import { RateLimiter } from '../rest/limiter.js';
+import type { RateLimiter } from '../rest/limiter.js';
 import { OperatingTracker } from '../rest/operating.js';
 
 /** REST client settings of an app (everything but what the app wires itself). */
@@ -25,12 +25,19 @@ export class PortalClients {
   readonly #dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
   readonly #clients = new Map<string, B24Client>();
 
-  constructor(options: { tokens: PortalTokenService; rest?: AppRestOptions; logger: PinoLogger; onEvent?: B24ClientEventListener; nowMs?: () => number }) {
+  constructor(options: {
+    tokens: PortalTokenService;
+    /** The process's one limiter, store-backed so that processes share it (`runtime.limiter`). */
+    limiter: RateLimiter;
+    rest?: AppRestOptions;
+    logger: PinoLogger;
+    onEvent?: B24ClientEventListener;
+  }) {
     this.#tokens = options.tokens;
+    this.#limiter = options.limiter;
     this.#options = options.rest ?? {};
     this.#logger = options.logger;
     this.#onEvent = options.onEvent;
-    this.#limiter = new RateLimiter(options.nowMs ? { now: options.nowMs } : {});
   }
 
   /** The client of one portal (created on first use, then shared). */

@@ -27,6 +27,7 @@ import { resolveSettings, type AppConfig, type ResolvedSettings } from './settin
 import type {
   EnqueueOptions,
   EventHandler,
+  EventOptions,
   JobOptions,
   RobotDefinition,
   RobotHandler,
@@ -58,9 +59,12 @@ export class B24App {
     return this.#roles?.url;
   }
 
-  /** Handles an event (e.g. `ONCRMDEALADD`, case-insensitive). One handler per event. */
-  on(event: string, handler: EventHandler): this {
-    this.#definitions.on(event, handler);
+  /**
+   * Handles an event (e.g. `ONCRMDEALADD`, case-insensitive). One handler per event. With
+   * `{ offline: true }` the event is bound offline and drained from the portal's queue.
+   */
+  on(event: string, handler: EventHandler, options: EventOptions = {}): this {
+    this.#definitions.on(event, handler, options);
     return this;
   }
 

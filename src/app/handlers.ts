@@ -5,6 +5,7 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
+import type { InboxWriter } from '../events/inbox.js';
 import type { JobContext, JobHandler } from '../queue/index.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { PortalInfo, PortalRegistry } from '../store/portals.js';
@@ -13,11 +14,12 @@ import type { PortalClients } from './clients.js';
 import type { AppDefinitions } from './definitions.js';
 import { jobNames } from './job-names.js';
 import type { AppMetrics } from './metrics.js';
+import { runOfflineDrain } from './offline-events.js';
 import { runOnce } from './once.js';
 import { requireRunnablePortal } from './portal-gate.js';
 import { sendRobotResult } from '../robots/reply.js';
-import type { RobotCall } from './robot-call.js';
-import type { HandlerContext, PortalView } from './types.js';
+import type { OfflineEventsConfig } from './settings.js';
+import type { HandlerContext, PortalView, RobotCall } from './types.js';
 
 export interface HandlerServices {
   store: Store;
@@ -26,9 +28,12 @@ export interface HandlerServices {
   logger: PinoLogger;
   metrics: AppMetrics;
   nowMs: () => number;
+  /** The receiver's inbox writer: the offline drain records through it. */
+  inbox: InboxWriter;
+  offline: OfflineEventsConfig;
 }
 
-type Kind = 'event' | 'job' | 'schedule' | 'robot';
+type Kind = 'event' | 'job' | 'schedule' | 'robot' | 'offline-drain';
 type AnyHandler = JobHandler<never, unknown>;
 
 export function buildWorkerHandlers(definitions: AppDefinitions, services: HandlerServices): Record<string, AnyHandler> {
@@ -61,6 +66,13 @@ export function buildWorkerHandlers(definitions: AppDefinitions, services: Handl
       },
       { robot: code },
     );
+  }
+  if (definitions.offlineEvents.size > 0) {
+    // pings and schedule slots enqueue the same job type; its payload is only a note of the trigger
+    handlers[jobNames.offlineDrain] = runner(services, 'offline-drain', () => ({}), async (ctx) => {
+      const report = await runOfflineDrain(ctx, { inbox: services.inbox, definitions, config: services.offline });
+      return { ...report };
+    });
   }
   return handlers;
 }

@@ -7,7 +7,12 @@ export const jobNames = {
   job: (name: string): string => `job:${name}`,
   robot: (code: string): string => `robot:${code}`,
   schedule: (name: string): string => `schedule:${name}`,
+  /** The framework's own work; user names cannot start with `b24kit:` (definitions.ts). */
+  offlineDrain: 'b24kit:offline-drain',
 } as const;
+
+/** Prefix of the framework's own schedules and jobs: refused in user schedule names. */
+export const RESERVED_PREFIX = 'b24kit:';
 
 /** Event names are case-insensitive on the portal and delivered upper-case (protocol §3.1, §3.7). */
 export const EVENT_NAME = /^[A-Za-z0-9_]{1,100}$/;

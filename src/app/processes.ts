@@ -12,7 +12,9 @@ import type { AppDefinitions } from './definitions.js';
 import { buildWorkerHandlers } from './handlers.js';
 import { jobNames } from './job-names.js';
 import type { AppMetrics } from './metrics.js';
+import { DEFAULT_OFFLINE_DRAIN_CRON } from './offline-events.js';
 import { postponeForPortal } from './portal-gate.js';
+import { portalTimeZones } from './portal-settings.js';
 import type { AppServices } from './services.js';
 import type { ResolvedSettings } from './settings.js';
 
@@ -50,7 +52,16 @@ export function createAppWorker(
   const { logger } = settings;
   return new Worker({
     queue: services.queue,
-    handlers: buildWorkerHandlers(definitions, { store: services.store, portals: services.runtime.portals, clients: services.clients, logger, metrics, nowMs: settings.nowMs }),
+    handlers: buildWorkerHandlers(definitions, {
+      store: services.store,
+      portals: services.runtime.portals,
+      clients: services.clients,
+      logger,
+      metrics,
+      nowMs: settings.nowMs,
+      inbox: services.inbox,
+      offline: settings.config.offlineEvents ?? {},
+    }),
     concurrency: settings.config.worker?.concurrency ?? 8,
     pollIntervalMs: overrides.pollIntervalMs ?? settings.config.worker?.pollIntervalMs ?? 1000,
     postponeFor: postponeForPortal,
@@ -97,8 +108,11 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       const running = new Scheduler({
         store: services.store,
         queue: services.queue,
-        // the registry keeps no time zone per portal yet: each portal gets the default (or the schedule's tz)
-        portals: async () => (await services.runtime.portals.list({ state: 'active' })).map((portal) => ({ memberId: portal.memberId, timeZone: null })),
+        // each portal in its own zone when known (learned at install, portal-settings.ts), else the default
+        portals: async () => {
+          const [active, zones] = await Promise.all([services.runtime.portals.list({ state: 'active' }), portalTimeZones(services.store)]);
+          return active.map((portal) => ({ memberId: portal.memberId, timeZone: zones.get(portal.memberId) ?? null }));
+        },
         defaultTimeZone: settings.config.scheduler?.defaultTimeZone ?? 'UTC',
         intervalMs: settings.config.scheduler?.intervalMs ?? 10_000,
         nowMs: settings.nowMs,
@@ -111,6 +125,11 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
           ...(entry.options.catchUp ? { catchUp: entry.options.catchUp } : {}),
           ...(entry.options.maxAttempts ? { maxAttempts: entry.options.maxAttempts } : {}),
         });
+      }
+      const drainCron = settings.config.offlineEvents?.drainCron ?? DEFAULT_OFFLINE_DRAIN_CRON;
+      if (definitions.offlineEvents.size > 0 && drainCron !== false) {
+        // the safety net of the ONOFFLINEEVENT pings (online deliveries are never repeated)
+        running.schedule(jobNames.offlineDrain, drainCron, { jobName: jobNames.offlineDrain, tz: 'UTC' });
       }
       running.start();
       scheduler = running;

@@ -1,18 +1,20 @@
 /**
- * Robot calls (`POST /robots/:memberId/:code`, protocol §7.2): validated like events
- * (events/receiver.ts `authenticate`), keyed by the run's event_token, recorded in the inbox and
- * enqueued in one transaction, acknowledged after the commit. The handler's return values go back
- * with bizproc.event.send from the worker (handlers.ts).
+ * Robot calls (`POST /robots/:memberId/:code`, protocol §7.2): read by the robots module's
+ * `parseRobotRequest` (every field checked, the URL's member_id and code matched), authenticated
+ * like events (events/receiver.ts `authenticate`), keyed by `robotCallDedupeKey` (workflow_id +
+ * event_token: one key per execution), stripped of its tokens (`robotCallRecord`), recorded in
+ * the inbox and enqueued in one transaction, acknowledged after the commit. The handler's return
+ * values go back with bizproc.event.send from the worker (handlers.ts).
  */
 import { B24Error } from '../errors.js';
-import { robotDedupeKey } from '../events/dedupe-key.js';
 import type { AuthCache } from '../events/auth-cache.js';
 import type { InboxWriter } from '../events/inbox.js';
 import { authenticate, type ReceivedEvent, type ReceiverObserver } from '../events/receiver.js';
 import type { Json } from '../queue/types.js';
 import type { PortalRegistry } from '../store/portals.js';
+import { isRecord } from '../oauth/install-payload.js';
+import { parseRobotRequest, robotCallDedupeKey, robotCallRecord } from '../robots/robot-request.js';
 import { ROBOT_CODE } from './job-names.js';
-import { parseRobotCall } from './robot-call.js';
 
 export interface RobotReceiverOptions {
   writer: InboxWriter;
@@ -28,16 +30,18 @@ export class RobotReceiver {
   async accept(urlMemberId: string, code: string, body: unknown): Promise<ReceivedEvent> {
     try {
       if (!ROBOT_CODE.test(code)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The robot code in the URL is malformed', { status: 400 });
-      const { call, identity } = parseRobotCall(code, body);
-      await authenticate(this.options.portals, urlMemberId, identity.memberId, identity.applicationToken, this.options.authCache);
-      const dedupeKey = robotDedupeKey({ memberId: identity.memberId, code, eventToken: call.eventToken });
+      if (!isRecord(body)) throw new B24Error('B24_ERR_BAD_REQUEST', 'Not a robot call: no form body', { status: 400 });
+      const call = parseRobotRequest(body, { memberId: urlMemberId, code });
+      await authenticate(this.options.portals, urlMemberId, call.auth.memberId, call.auth.applicationToken, this.options.authCache);
+      const dedupeKey = robotCallDedupeKey(call);
       const jobName = this.options.jobNameFor(code);
       const event = `robot:${code}`;
       const outcome = await this.options.writer.record({
-        memberId: identity.memberId,
+        memberId: call.auth.memberId,
         dedupeKey,
         event,
-        ...(jobName ? { job: { name: jobName, payload: call as unknown as Json } } : {}),
+        // tokens never reach the store: the job payload is the call without its secrets
+        ...(jobName ? { job: { name: jobName, payload: robotCallRecord(call) as unknown as Json } } : {}),
       });
       this.options.observer?.accepted?.(event, outcome.status);
       return { ...outcome, event, dedupeKey };

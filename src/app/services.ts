@@ -4,6 +4,7 @@
  * `close()` undoes what this opened (a store passed in by the caller stays open).
  */
 import { AuthCache } from '../events/auth-cache.js';
+import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { deletePortalInbox, InboxWriter } from '../events/inbox.js';
 import { EventReceiver } from '../events/receiver.js';
 import type { RunningEmulator } from '../emulator/server.js';
@@ -20,7 +21,9 @@ import { PortalClients } from './clients.js';
 import type { AppDefinitions } from './definitions.js';
 import { jobNames } from './job-names.js';
 import type { AppMetrics } from './metrics.js';
+import { offlinePingJob } from './offline-events.js';
 import { deletePortalOnce } from './once.js';
+import { deletePortalSettings, learnTimeZoneHook, PORTAL_SETTINGS_TABLE } from './portal-settings.js';
 import { RobotReceiver } from './robot-receiver.js';
 import type { ResolvedSettings } from './settings.js';
 
@@ -30,6 +33,8 @@ export interface AppServices {
   runtime: PortalRuntime;
   clients: PortalClients;
   receiver: EventReceiver;
+  /** Records deliveries (and drained offline records) with their jobs, group-committed. */
+  inbox: InboxWriter;
   robots: RobotReceiver;
   /** Set in demo mode. */
   emulator: RunningEmulator | undefined;
@@ -71,7 +76,15 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
     const appUrl = { current: settings.appUrl };
     // the receivers and clients need the registry the runtime builds; routes and hooks reach them through `late`
     const late: { events?: EventReceiver; robots?: RobotReceiver; clients?: PortalClients; authCache?: AuthCache } = {};
-    const hook = bindingsHook({ definitions, appUrl: () => appUrl.current, client: (memberId) => late.clients!.get(memberId), logger });
+    const hook = bindingsHook({
+      definitions,
+      appUrl: () => appUrl.current,
+      client: (memberId) => late.clients!.get(memberId),
+      logger,
+      ...(settings.config.offlineEvents?.notifyMinTimeoutSeconds !== undefined ? { offlineNotifySeconds: settings.config.offlineEvents.notifyMinTimeoutSeconds } : {}),
+    });
+    // the portal's time zone for its schedules (portal-settings.ts)
+    const timeZone = learnTimeZoneHook({ store, client: (memberId) => late.clients!.get(memberId), nowMs, logger });
     const runtime = createPortalRuntime({
       store,
       secrets,
@@ -82,7 +95,10 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       logger,
       nowMs,
       // a new application_token (install, update) must not meet this process's cached old one
-      hooks: { onInstalled: [(portal) => late.authCache?.forget(portal.memberId), hook], onUpdated: [(portal) => late.authCache?.forget(portal.memberId), hook] },
+      hooks: {
+        onInstalled: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
+        onUpdated: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
+      },
       ...(settings.fetch ? { fetch: settings.fetch } : {}),
       events: { accept: (memberId, body) => late.events!.accept(memberId, body) },
       routes: (server) => {
@@ -92,17 +108,28 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
     });
     const writer = new InboxWriter({ store, queue, nowMs });
     const authCache = new AuthCache({ ttlMs: settings.config.authCacheMs ?? 2000 });
-    const receiver = new EventReceiver({ writer, portals: runtime.portals, authCache, jobNameFor: (event) => definitions.jobNameForEvent(event), observer });
+    const offline = settings.config.offlineEvents ?? {};
+    const receiver = new EventReceiver({
+      writer,
+      portals: runtime.portals,
+      authCache,
+      jobNameFor: (event) => definitions.jobNameForEvent(event),
+      // the offline queue's ping enqueues the portal's drain (offline-events.ts), when the app has offline events
+      jobFor: (delivery) =>
+        delivery.event === OFFLINE_NOTIFY_EVENT && definitions.offlineEvents.size > 0 ? offlinePingJob(nowMs(), offline.coalesceMs) : undefined,
+      observer,
+    });
     const robots = new RobotReceiver({ writer, portals: runtime.portals, authCache, jobNameFor: (code) => definitions.jobNameForRobot(code), observer });
     late.authCache = authCache;
     runtime.portals.registerCleanup('b24kit_event_inbox', deletePortalInbox);
     runtime.portals.registerCleanup('b24kit_job_once', deletePortalOnce);
+    runtime.portals.registerCleanup(PORTAL_SETTINGS_TABLE, deletePortalSettings);
     runtime.portals.registerCleanup('b24kit_jobs', async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_jobs WHERE member_id = ?', [memberId])));
     runtime.portals.registerCleanup('b24kit_schedule_slots', async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_schedule_slots WHERE member_id = ?', [memberId])));
-    const clients = new PortalClients({ tokens: runtime.tokens, ...(settings.config.rest ? { rest: settings.config.rest } : {}), logger, onEvent: metrics.onRestEvent });
+    const clients = new PortalClients({ tokens: runtime.tokens, limiter: runtime.limiter, ...(settings.config.rest ? { rest: settings.config.rest } : {}), logger, onEvent: metrics.onRestEvent });
     Object.assign(late, { events: receiver, robots, clients });
     closers.push(() => clients.close());
-    return { store, queue, runtime, clients, receiver, robots, emulator, appUrl, close: closeAll };
+    return { store, queue, runtime, clients, receiver, inbox: writer, robots, emulator, appUrl, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

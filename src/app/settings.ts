@@ -48,9 +48,11 @@ export interface AppConfig {
   scheduler?: {
     /** Tick period, in ms. @defaultValue 10000 */
     intervalMs?: number;
-    /** Time zone of portals whose own is unknown (the registry stores none yet). @defaultValue 'UTC' */
+    /** Time zone of portals whose own is unknown (`profile` TIME_ZONE is read at install and update). @defaultValue 'UTC' */
     defaultTimeZone?: string;
   };
+  /** How events declared with `app.on(name, handler, { offline: true })` are drained (docs/app.md). */
+  offlineEvents?: OfflineEventsConfig;
   /** REST client settings of ctx.b24 and app.client(): timeouts, retries, limits. */
   rest?: AppRestOptions;
   /** Cron pattern of the refresh-token keep-alive (runs with the scheduler). @defaultValue '17 * * * *' */
@@ -63,6 +65,29 @@ export interface AppConfig {
   authCacheMs?: number;
   /** Demo mode: fire a sample event every this many ms. @defaultValue 3000 */
   demoTrickleMs?: number;
+}
+
+export interface OfflineEventsConfig {
+  /**
+   * Bind ONOFFLINEEVENT online with this `minTimeout`: the portal pings at most once per this many
+   * seconds after new records (0 = after every change), and each ping enqueues a drain. `false`:
+   * no ping, drains only on `drainCron`. @defaultValue 10
+   */
+  notifyMinTimeoutSeconds?: number | false;
+  /**
+   * Pings within one window of this many ms share ONE drain job per portal, which runs when the
+   * window ends — so it starts after every ping it stands for. @defaultValue 1000
+   */
+  coalesceMs?: number;
+  /**
+   * Cron of the safety-net drain (runs with the scheduler, once per portal per slot): catches
+   * pings that were lost, since online delivery has no retries. `false`: none. @defaultValue '*\/5 * * * *'
+   */
+  drainCron?: string | false;
+  /** Records per reservation (`event.offline.get` limit, 1..1000). @defaultValue 50 */
+  batchSize?: number;
+  /** Reservations per drain job; the next ping or slot drains the rest. @defaultValue 20 */
+  maxBatches?: number;
 }
 
 export interface ResolvedSettings {

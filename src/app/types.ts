@@ -9,7 +9,7 @@ import type { B24Client } from '../rest/client.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { CatchUpPolicy } from '../scheduler/slots.js';
 import type { PortalState } from '../store/portals.js';
-import type { RobotCall } from './robot-call.js';
+import type { RobotCallRecord } from '../robots/robot-request.js';
 
 /** The portal a handler works for. No tokens: calls go through `ctx.b24`. */
 export interface PortalView {
@@ -52,6 +52,13 @@ export interface ScheduleContext extends HandlerContext {
   schedule: ScheduledJobPayload;
 }
 
+/**
+ * What a robot handler sees as `ctx.robot`: the call as the robots module parses it
+ * (`parseRobotRequest`), with `auth` stripped of every token — `auth` keeps memberId, domain,
+ * endpoints, scope, status and the robot's userId. `eventToken` stays (bizproc.event.send needs it).
+ */
+export type RobotCall = RobotCallRecord;
+
 export interface RobotContext extends HandlerContext {
   robot: RobotCall;
 }
@@ -61,6 +68,17 @@ export type UserJobHandler<P = Json> = (ctx: JobHandlerContext<P>) => unknown;
 export type ScheduleHandler = (ctx: ScheduleContext) => unknown;
 /** Returns the robot's return values (sent with bizproc.event.send), or nothing. */
 export type RobotHandler = (ctx: RobotContext) => Promise<Record<string, Json> | void> | Record<string, Json> | void;
+
+export interface EventOptions {
+  /**
+   * Bind the event offline (`event_type=offline`, protocol §3.6): the portal queues it (the latest
+   * state per object) instead of POSTing it, and the app drains the queue — on the ONOFFLINEEVENT
+   * ping and on a schedule (`createApp({ offlineEvents })`). For events that must not be lost: an
+   * online delivery that fails is never repeated. The handler runs as for online events; `ctx.event`
+   * then carries `offline: {id, messageId, timestamp}` (see docs/app.md). @defaultValue false
+   */
+  offline?: boolean;
+}
 
 /** A job type's retry policy: maxAttempts, baseDelayMs, capDelayMs (queue/types.ts). */
 export type JobOptions = JobTypeOptions;

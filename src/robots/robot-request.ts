@@ -131,6 +131,27 @@ export function parseRobotRequest(form: Record<string, unknown>, options: ParseR
 }
 
 /**
+ * The part of `auth[…]` that may be stored and shown to handlers: no application_token, no access or
+ * refresh token (they are the robot user's full tokens), no expiry that only matters with them.
+ */
+export type RobotCallIdentity = Omit<RobotCallAuth, 'applicationToken' | 'accessToken' | 'refreshToken' | 'expiresAt' | 'expiresInSeconds'>;
+
+/** A robot call as it may be stored (a job payload) and handed to a handler: `auth` without secrets. */
+export interface RobotCallRecord extends Omit<RobotCall, 'auth'> {
+  auth: RobotCallIdentity;
+}
+
+/**
+ * Strips the secrets from a call's `auth` before anything is stored. `eventToken` stays: it is what
+ * `bizproc.event.send` needs, single-use and useless without the app's own OAuth token.
+ */
+export function robotCallRecord(call: RobotCall): RobotCallRecord {
+  const { auth, ...rest } = call;
+  const identity: RobotCallIdentity = { memberId: auth.memberId, domain: auth.domain, clientEndpoint: auth.clientEndpoint, serverEndpoint: auth.serverEndpoint, scope: auth.scope, status: auth.status, userId: auth.userId };
+  return { ...rest, properties: { ...rest.properties }, auth: identity };
+}
+
+/**
  * The dedupe key of a robot call: `robot:{memberId}:{sha256(workflow_id|event_token)}`.
  * The core signs `workflowId|activityName|eventId` into event_token, with eventId 32 random
  * characters drawn per execution (CBPRestActivity::execute / generateToken): a repeated delivery of

@@ -1,7 +1,7 @@
 /** The dedupe key (events/dedupe-key.ts): copies collapse, distinct events do not. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventDedupeKey, robotDedupeKey, type EventKeyInput } from '../../src/events/dedupe-key.js';
+import { eventDedupeKey, type EventKeyInput } from '../../src/events/dedupe-key.js';
 
 const base: EventKeyInput = { memberId: 'm1', event: 'ONCRMDEALADD', ts: '1767225600', data: { FIELDS: { ID: '5' } }, userId: '7', eventId: null };
 
@@ -39,14 +39,5 @@ describe('eventDedupeKey', () => {
 
   it('does not confuse field boundaries', () => {
     assert.notEqual(eventDedupeKey({ ...base, memberId: 'ab', event: 'C' }), eventDedupeKey({ ...base, memberId: 'a', event: 'BC' }));
-  });
-});
-
-describe('robotDedupeKey', () => {
-  it('one key per run (event_token), never the token itself', () => {
-    const key = robotDedupeKey({ memberId: 'm1', code: 'score', eventToken: 'a|b|c' });
-    assert.equal(key, robotDedupeKey({ memberId: 'm1', code: 'score', eventToken: 'a|b|c' }));
-    assert.notEqual(key, robotDedupeKey({ memberId: 'm1', code: 'score', eventToken: 'a|b|d' }));
-    assert.ok(!key.includes('a|b|c'));
   });
 });
