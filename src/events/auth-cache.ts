@@ -5,7 +5,7 @@
  * The price: for `ttlMs` after ONAPPUPDATE (new application_token) or ONAPPUNINSTALL handled by
  * ANOTHER process, this process still accepts the old token (this process drops its entries).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PortalState } from '../store/portals.js';
 
 export class AuthCache {
@@ -43,5 +43,5 @@ export class AuthCache {
 }
 
 function cacheKey(memberId: string, token: string): string {
-  return `${memberId}\u0000${createHash('sha256').update(token).digest('base64url')}`;
+  return `${memberId}\u0000${hash('sha256', token, 'base64url')}`;
 }

@@ -19,7 +19,7 @@
  * second collapse into one handler run. CRM events carry only the ID and handlers read the current
  * state, so the run sees the object as it is then; bind offline events where even that matters.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface EventKeyInput {
   memberId: string;
@@ -36,20 +36,7 @@ export interface EventKeyInput {
 /** `e1:` + base64url(sha256(canonical fields)): 46 characters whatever the payload's size. */
 export function eventDedupeKey(input: EventKeyInput): string {
   const canonical = canonicalJson([input.memberId, input.event.toUpperCase(), input.ts, input.userId, input.eventId, input.data ?? null]);
-  return `e1:${createHash('sha256').update(canonical).digest('base64url')}`;
-}
-
-export interface RobotKeyInput {
-  memberId: string;
-  code: string;
-  /** The run's `event_token`: unique per robot run (protocol §7.2). Hashed, never stored. */
-  eventToken: string;
-}
-
-/** A robot call is one run of one robot: keyed by its event_token (repeated POSTs of a run collapse). */
-export function robotDedupeKey(input: RobotKeyInput): string {
-  const canonical = canonicalJson([input.memberId, 'robot', input.code, input.eventToken]);
-  return `r1:${createHash('sha256').update(canonical).digest('base64url')}`;
+  return `e1:${hash('sha256', canonical, 'base64url')}`;
 }
 
 /** JSON with object keys sorted at every level, so equal data gives equal text. */

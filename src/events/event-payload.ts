@@ -20,6 +20,11 @@ export interface EventDelivery {
   ts: string | null;
   /** `event_id`, when the payload carries one (UNCONFIRMED key, protocol §3.3). */
   eventId: string | null;
+  /**
+   * Set when the event came from the portal's offline queue (protocol §3.6) instead of an online
+   * delivery: the record's ID, MESSAGE_ID and TIMESTAMP_X (ISO 8601, its latest change).
+   */
+  offline?: { id: number; messageId: string; timestamp: string };
   /** The non-secret part of `auth[…]`. */
   auth: {
     memberId: string;

@@ -6,6 +6,7 @@
  */
 import type { JobQueue } from '../queue/queue.js';
 import type { Json } from '../queue/types.js';
+import { chunkSizes, valuesRows } from '../store/sql.js';
 import type { Store, Transaction } from '../store/types.js';
 
 export const INBOX_TABLE = 'b24kit_event_inbox';
@@ -19,7 +20,19 @@ export interface InboxEntry {
   /** The event name (or `robot:CODE` for robot calls). */
   event: string;
   /** The job to enqueue; undefined when the app has no handler (recorded as `ignored`). */
-  job?: { name: string; payload: Json };
+  job?: InboxJob;
+}
+
+export interface InboxJob {
+  name: string;
+  payload: Json;
+  /**
+   * The job's idempotency key. @defaultValue the entry's dedupe key (one job per event). A key
+   * shared by several deliveries collapses them into one job (the offline-events ping).
+   */
+  key?: string;
+  /** Not before this instant, epoch ms. @defaultValue now */
+  runAtMs?: number;
 }
 
 export interface InboxOutcome {
@@ -30,77 +43,157 @@ export interface InboxOutcome {
 
 /** Records one delivery and enqueues its job, atomically (one transaction of its own). */
 export async function recordDelivery(store: Store, queue: JobQueue, entry: InboxEntry, nowMs: number): Promise<InboxOutcome> {
-  return store.transaction((tx) => recordIn(tx, queue, entry, nowMs));
-}
-
-/** The inbox row and the job, inside the caller's transaction. */
-async function recordIn(tx: Transaction, queue: JobQueue, entry: InboxEntry, nowMs: number): Promise<InboxOutcome> {
-  const inserted = await tx.all(
-    `INSERT INTO ${INBOX_TABLE} (member_id, dedupe_key, event, status, received_at_ms) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING dedupe_key`,
-    [entry.memberId, entry.dedupeKey, entry.event, entry.job ? 'queued' : 'ignored', nowMs],
-  );
-  if (inserted.length === 0) return { status: 'duplicate' };
-  if (!entry.job) return { status: 'ignored' };
-  // the job's idempotency key is the dedupe key too: a purged inbox row still cannot enqueue twice
-  const { job, created } = await queue.enqueue(tx, { memberId: entry.memberId, name: entry.job.name, payload: entry.job.payload, key: entry.dedupeKey });
-  if (!created) return { status: 'duplicate' };
-  // no job_id column: the job is found by (member_id, idempotency_key = dedupe_key); one round trip less
-  return { status: 'queued', jobId: job.id };
+  return (await store.transaction((tx) => recordIn(tx, queue, [entry], nowMs)))[0]!;
 }
 
 /**
- * Group commit: deliveries that arrive while a transaction is running are recorded together in
- * the next one, each still atomic (its inbox row and its job commit together) and each answered
- * only after that commit. One delivery at a time costs one transaction, as before; under load the
- * batches grow and the per-commit cost (round trips, the WAL write, PostgreSQL's fsync) is shared.
+ * The inbox rows and the jobs of `entries`, inside the caller's transaction, in a fixed number of
+ * statements whatever their count (chunks aside, sql.ts chunkSizes): one multi-row INSERT of the
+ * inbox rows (ON CONFLICT DO NOTHING RETURNING the keys that were new), one `enqueueMany` of the
+ * jobs of the new rows. Outcomes in input order. A key repeated within `entries` is recorded once;
+ * its later copies are duplicates, as if they had come after it.
+ */
+async function recordIn(tx: Transaction, queue: JobQueue, entries: readonly InboxEntry[], nowMs: number): Promise<InboxOutcome[]> {
+  const outcomes: Array<InboxOutcome | undefined> = new Array(entries.length);
+  const seen = new Set<string>();
+  const fresh: number[] = [];
+  entries.forEach((entry, index) => {
+    const identity = inboxIdentity(entry.memberId, entry.dedupeKey);
+    if (seen.has(identity)) outcomes[index] = { status: 'duplicate' };
+    else {
+      seen.add(identity);
+      fresh.push(index);
+    }
+  });
+  // one key order in every batch: concurrent batches (PostgreSQL) lock index entries in the same order, no deadlock
+  fresh.sort((a, b) => compare(inboxIdentity(entries[a]!.memberId, entries[a]!.dedupeKey), inboxIdentity(entries[b]!.memberId, entries[b]!.dedupeKey)));
+  const inserted = new Set<string>();
+  let offset = 0;
+  for (const size of chunkSizes(tx.dialect, fresh.length)) {
+    const chunk = fresh.slice(offset, offset + size);
+    offset += size;
+    const rows = await tx.all<{ member_id: string; dedupe_key: string }>(
+      `INSERT INTO ${INBOX_TABLE} (member_id, dedupe_key, event, status, received_at_ms) VALUES ${valuesRows(size, '(?, ?, ?, ?, ?)')}
+       ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key`,
+      chunk.flatMap((index) => {
+        const entry = entries[index]!;
+        return [entry.memberId, entry.dedupeKey, entry.event, entry.job ? 'queued' : 'ignored', nowMs];
+      }),
+    );
+    for (const row of rows) inserted.add(inboxIdentity(row.member_id, row.dedupe_key));
+  }
+  const withJobs: number[] = [];
+  for (const index of fresh) {
+    const entry = entries[index]!;
+    if (!inserted.has(inboxIdentity(entry.memberId, entry.dedupeKey))) outcomes[index] = { status: 'duplicate' };
+    else if (!entry.job) outcomes[index] = { status: 'ignored' };
+    else withJobs.push(index);
+  }
+  if (withJobs.length > 0) {
+    // the job's idempotency key is the dedupe key too: a purged inbox row still cannot enqueue twice
+    const jobs = await queue.enqueueMany(
+      tx,
+      withJobs.map((index) => {
+        const entry = entries[index]!;
+        const job = entry.job!;
+        return { memberId: entry.memberId, name: job.name, payload: job.payload, key: job.key ?? entry.dedupeKey, ...(job.runAtMs !== undefined ? { runAtMs: job.runAtMs } : {}) };
+      }),
+    );
+    // no job_id column: the job is found by (member_id, idempotency_key = dedupe_key)
+    withJobs.forEach((index, n) => (outcomes[index] = jobs[n]!.created ? { status: 'queued', jobId: jobs[n]!.id } : { status: 'duplicate' }));
+  }
+  return outcomes as InboxOutcome[];
+}
+
+function inboxIdentity(memberId: string, dedupeKey: string): string {
+  return `${memberId}\u0000${dedupeKey}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Group commit: deliveries that arrive while a transaction is running — or in the same turn of the
+ * event loop as the first one — are recorded together in the next one, each still atomic (its
+ * inbox row and its job commit together) and each answered only after that commit. A lone
+ * delivery costs one transaction, as before; under load the batches grow and the per-commit cost
+ * (round trips, the WAL write, PostgreSQL's fsync) is shared: a batch is one multi-row INSERT for
+ * the inbox, one for the jobs and one wake-up, whatever its size.
  * If a batch fails, its deliveries are retried one transaction each, so one bad delivery cannot
- * fail its neighbours.
+ * fail its neighbours (and none is answered for a commit that did not happen).
  */
 export class InboxWriter {
   readonly #store: Store;
   readonly #queue: JobQueue;
   readonly #nowMs: () => number;
   readonly #maxBatch: number;
+  readonly #concurrency: number;
   #pending: Array<{ entry: InboxEntry; resolve: (outcome: InboxOutcome) => void; reject: (error: unknown) => void }> = [];
-  #draining = false;
+  /** Drain loops running (each one transaction at a time). */
+  #lanes = 0;
+  #scheduled = false;
 
-  constructor(options: { store: Store; queue: JobQueue; nowMs: () => number; /** @defaultValue 200 */ maxBatch?: number }) {
+  constructor(options: {
+    store: Store;
+    queue: JobQueue;
+    nowMs: () => number;
+    /** @defaultValue 200 */
+    maxBatch?: number;
+    /**
+     * Batches in flight at once (PostgreSQL; SQLite runs one transaction at a time anyway). One
+     * is enough on a single machine: batches grow with the load instead (bench/README.md).
+     * @defaultValue 1
+     */
+    concurrency?: number;
+  }) {
     this.#store = options.store;
     this.#queue = options.queue;
     this.#nowMs = options.nowMs;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 200);
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
   }
 
   record(entry: InboxEntry): Promise<InboxOutcome> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ entry, resolve, reject });
-      if (!this.#draining) {
-        this.#draining = true;
-        void this.#drain();
+      if (this.#lanes < this.#concurrency && !this.#scheduled) {
+        this.#scheduled = true;
+        // after the I/O callbacks of this turn: the requests read together are committed together
+        // (on SQLite a transaction never yields to I/O, so without this every batch would be one)
+        setImmediate(() => {
+          this.#scheduled = false;
+          if (this.#pending.length > 0 && this.#lanes < this.#concurrency) void this.#drain();
+        });
       }
     });
   }
 
   async #drain(): Promise<void> {
+    this.#lanes += 1;
     try {
       while (this.#pending.length > 0) {
         const batch = this.#pending.splice(0, this.#maxBatch);
         const now = this.#nowMs();
+        let outcomes: InboxOutcome[] | undefined;
         try {
-          const outcomes = await this.#store.transaction(async (tx) => {
-            const results: InboxOutcome[] = [];
-            for (const item of batch) results.push(await recordIn(tx, this.#queue, item.entry, now));
-            return results;
-          });
-          batch.forEach((item, index) => item.resolve(outcomes[index]!));
+          outcomes = await this.#store.transaction((tx) =>
+            recordIn(
+              tx,
+              this.#queue,
+              batch.map((item) => item.entry),
+              now,
+            ),
+          );
         } catch (error) {
           if (batch.length === 1) batch[0]!.reject(error);
           else for (const item of batch) await recordDelivery(this.#store, this.#queue, item.entry, now).then(item.resolve, item.reject);
+          continue;
         }
+        batch.forEach((item, index) => item.resolve(outcomes[index]!));
       }
     } finally {
-      this.#draining = false;
+      this.#lanes -= 1;
     }
   }
 }

@@ -13,7 +13,7 @@ import type { PortalRegistry } from '../store/portals.js';
 import type { AuthCache } from './auth-cache.js';
 import { eventDedupeKey } from './dedupe-key.js';
 import { parseEventDelivery, type EventDelivery } from './event-payload.js';
-import type { InboxOutcome, InboxWriter } from './inbox.js';
+import type { InboxJob, InboxOutcome, InboxWriter } from './inbox.js';
 
 /** Counters the receiver reports to (metrics.ts); all optional. */
 export interface ReceiverObserver {
@@ -29,6 +29,11 @@ export interface EventReceiverOptions {
   authCache?: AuthCache;
   /** The job name for an event, or undefined when the app has no handler for it. */
   jobNameFor: (event: string) => string | undefined;
+  /**
+   * A job of its own for a delivery, consulted before `jobNameFor`: e.g. the ONOFFLINEEVENT ping,
+   * which enqueues the portal's offline-events drain instead of a handler. @defaultValue none
+   */
+  jobFor?: (delivery: EventDelivery) => InboxJob | undefined;
   observer?: ReceiverObserver;
 }
 
@@ -58,12 +63,8 @@ export class EventReceiver {
         eventId: delivery.eventId,
       });
       const jobName = this.#options.jobNameFor(delivery.event);
-      const outcome = await this.#options.writer.record({
-        memberId: identity.memberId,
-        dedupeKey,
-        event: delivery.event,
-        ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}),
-      });
+      const job = this.#options.jobFor?.(delivery) ?? (jobName ? { name: jobName, payload: delivery as unknown as Json } : undefined);
+      const outcome = await this.#options.writer.record({ memberId: identity.memberId, dedupeKey, event: delivery.event, ...(job ? { job } : {}) });
       this.#options.observer?.accepted?.(delivery.event, outcome.status);
       return { ...outcome, event: delivery.event, dedupeKey };
     } catch (error) {

@@ -5,4 +5,4 @@ export { NonRetryableError, isNonRetryable, isPortalUnavailable } from './errors
 export { listenForJobs, notifyJobs, JOBS_CHANNEL, type ListenOptions, type JobListener } from './notify.js';
 export { retryDelayMs, postponeDelayMs, DEFAULT_JOB_TYPE, type ResolvedJobType } from './backoff.js';
 export type { FailOutcome } from './lease.js';
-export type { Job, JobState, AttemptRecord, EnqueueInput, EnqueueResult, JobTypeOptions, ClaimOptions, LeaseCheck, ListOptions, Json } from './types.js';
+export type { Job, JobState, AttemptRecord, EnqueueInput, EnqueueResult, EnqueueManyResult, JobTypeOptions, ClaimOptions, LeaseCheck, ListOptions, Json } from './types.js';

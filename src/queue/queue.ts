@@ -10,11 +10,11 @@ import { DEFAULT_JOB_TYPE, resolveJobType, type ResolvedJobType } from './backof
 import { claimJobs, reapExpiredLeases } from './claim.js';
 import type { QueueContext } from './context.js';
 import { purgeJobs, replayDeadJobs, replayJob } from './dead-letter.js';
-import { enqueueJob } from './enqueue.js';
+import { enqueueJob, enqueueJobs } from './enqueue.js';
 import { JOB_COLUMNS, JOBS_TABLE, toJob, type JobRow } from './job-row.js';
 import { completeJob, extendLease, failJob, postponeJob, releaseJob, saveResult, type FailOutcome } from './lease.js';
 import { LocalWakeups } from './notify.js';
-import type { ClaimOptions, EnqueueInput, EnqueueResult, Job, JobState, JobTypeOptions, LeaseCheck, ListOptions } from './types.js';
+import type { ClaimOptions, EnqueueInput, EnqueueManyResult, EnqueueResult, Job, JobState, JobTypeOptions, LeaseCheck, ListOptions } from './types.js';
 
 export interface QueueOptions {
   store: Store;
@@ -85,6 +85,15 @@ export class JobQueue {
    */
   enqueue<P>(db: Queryable, input: EnqueueInput<P>): Promise<EnqueueResult<P>> {
     return enqueueJob(this.#ctx, db, input);
+  }
+
+  /**
+   * Enqueues many jobs through `db` in few statements (multi-row INSERTs, one wake-up), each
+   * idempotent on (memberId, name, key) as with {@link enqueue}. Returns `{ id, created }` per
+   * input, in order; not the whole job (no row is read back). Atomic only inside a transaction.
+   */
+  enqueueMany(db: Queryable, inputs: ReadonlyArray<EnqueueInput<unknown>>): Promise<EnqueueManyResult[]> {
+    return enqueueJobs(this.#ctx, db, inputs);
   }
 
   /** Leases up to `limit` due jobs to `workerId`, fairly across portals and within each portal's cap. */

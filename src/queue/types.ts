@@ -82,6 +82,12 @@ export interface EnqueueResult<P = unknown> {
   created: boolean;
 }
 
+/** One job of `enqueueMany`: its id, and whether this call created it (false: the key already had a job). */
+export interface EnqueueManyResult {
+  id: number;
+  created: boolean;
+}
+
 /** Retry policy of a job type. */
 export interface JobTypeOptions {
   /** Attempts in all, the first one included. @defaultValue 8 */

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { PortalInstaller } from '../oauth/installer.js';
 import type { OAuthStateStore } from '../oauth/oauth-state.js';
 import type { Store } from '../store/types.js';
@@ -57,6 +57,8 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
         }
       },
     },
+    logController: new DeliveryLogController(),
+    childLoggerFactory: lazyChildLogger,
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const bad = (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
       void reply.status(400).send({ error: 'B24_ERR_BAD_REQUEST', message: bad });
@@ -80,4 +82,95 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
   }
   options.routes?.(app);
   return app;
+}
+
+/** A portal's event or robot delivery: the hot path, thousands a second under load. */
+function isDelivery(request: FastifyRequest): boolean {
+  return request.method === 'POST' && (request.url.startsWith('/webhooks/') || request.url.startsWith('/robots/'));
+}
+
+/**
+ * Fastify's per-request lines ("incoming request", "request completed") at `debug` instead of
+ * `info` for portal deliveries, so that the default level does not write two lines per event
+ * (counted in /metrics instead). Errors are logged as before, at every level.
+ */
+class DeliveryLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (!isDelivery(request)) return super.incomingRequest(request, reply, metadata);
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error || !isDelivery(request)) return super.requestCompleted(error, request, reply, metadata);
+    if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
+/**
+ * `request.log` that becomes pino's child (bindings: the request id) only when the request writes
+ * a line at an enabled level. pino's child() serialises its bindings through the redaction paths
+ * (server/logging.ts), which cost more than the rest of an event delivery's logging; most requests
+ * never log at all.
+ */
+const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => {
+  if (typeof (logger as Partial<LevelAware>).isLevelEnabled !== 'function' || options.level !== undefined) return logger.child(bindings, options);
+  return new LazyChildLogger(logger as FastifyBaseLogger & LevelAware, bindings, options) as unknown as FastifyBaseLogger;
+};
+
+interface LevelAware {
+  isLevelEnabled(level: string): boolean;
+}
+
+type LogArgs = Parameters<FastifyBaseLogger['info']>;
+
+class LazyChildLogger {
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger & LevelAware,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: Parameters<FastifyBaseLogger['child']>[1],
+  ) {}
+
+  get level(): string {
+    return this.#child ? this.#child.level : this.parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  child(...args: Parameters<FastifyBaseLogger['child']>): FastifyBaseLogger {
+    return this.#real().child(...args);
+  }
+
+  silent(): void {}
+
+  fatal(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('fatal')) this.#real().fatal(...args);
+  }
+
+  error(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('error')) this.#real().error(...args);
+  }
+
+  warn(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('warn')) this.#real().warn(...args);
+  }
+
+  info(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('info')) this.#real().info(...args);
+  }
+
+  debug(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('debug')) this.#real().debug(...args);
+  }
+
+  trace(...args: LogArgs): void {
+    if (this.#child || this.parent.isLevelEnabled('trace')) this.#real().trace(...args);
+  }
+
+  #real(): FastifyBaseLogger {
+    return (this.#child ??= this.parent.child(this.bindings, this.options));
+  }
 }

@@ -1,7 +1,7 @@
 /** SQL text rewriting between the portable form (see types.ts) and each dialect. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { B24Error } from '../errors.js';
-import type { SqlValue } from './types.js';
+import type { Dialect, SqlValue } from './types.js';
 
 /**
  * Rewrites `?` placeholders to `$1, $2, …` for PostgreSQL, leaving `?` inside string literals,
@@ -79,4 +79,35 @@ export function assertOutsideTransaction(owner: object, what: string): void {
   if (current && current.owner === owner && current.open) {
     throw new B24Error('B24_ERR_STORE', `store.${what}() was called inside store.transaction(): use the transaction argument instead`);
   }
+}
+
+/**
+ * How a multi-row statement over `n` rows is cut into chunks. PostgreSQL: as few statements as
+ * possible (each is a round trip; the text is not cached, so its length varies freely), up to
+ * `maxPostgres` rows each. SQLite: no round trips, but each distinct text is a prepared statement in
+ * the store's cache, so chunks are powers of two up to 64 (at most 7 texts per statement shape).
+ */
+export function chunkSizes(dialect: Dialect, n: number, maxPostgres = 1000): number[] {
+  const sizes: number[] = [];
+  let left = n;
+  if (dialect === 'postgres') {
+    while (left > 0) {
+      const size = Math.min(left, maxPostgres);
+      sizes.push(size);
+      left -= size;
+    }
+    return sizes;
+  }
+  for (let size = 64; left > 0; ) {
+    if (left >= size) {
+      sizes.push(size);
+      left -= size;
+    } else size /= 2;
+  }
+  return sizes;
+}
+
+/** A VALUES list of `rows` copies of `row`, e.g. `valuesRows(2, '(?, ?)')` → `(?, ?), (?, ?)`. */
+export function valuesRows(rows: number, row: string): string {
+  return new Array<string>(rows).fill(row).join(', ');
 }

@@ -52,6 +52,47 @@ describe('event inbox contract', () => {
     assert.deepEqual([await count(INBOX_TABLE), await count('b24kit_jobs')], [100, 100]);
   });
 
+  it('group commit with batches in flight at once: copies in opposite orders → one job per key, no deadlock', async () => {
+    const writer = new InboxWriter({ store, queue, nowMs: () => 1, maxBatch: 16, concurrency: 3 });
+    const keys = Array.from({ length: 60 }, (_, i) => `c${i}`);
+    const order = [...keys, ...[...keys].reverse(), ...keys];
+    const outcomes: Array<Promise<{ status: string }>> = [];
+    for (const [i, key] of order.entries()) {
+      outcomes.push(writer.record(entry(key)));
+      if (i % 7 === 6) await new Promise((resolve) => setImmediate(resolve)); // spread over turns: several batches start
+    }
+    const settled = await Promise.all(outcomes);
+    assert.equal(settled.filter((o) => o.status === 'queued').length, 60);
+    assert.equal(settled.filter((o) => o.status === 'duplicate').length, 120);
+    assert.deepEqual([await count(INBOX_TABLE), await count('b24kit_jobs')], [60, 60]);
+  });
+
+  it('group commit: each delivery gets the job of its own key, in one batch', async () => {
+    const writer = new InboxWriter({ store, queue, nowMs: () => 1 });
+    const keys = Array.from({ length: 150 }, (_, i) => `j${i}`);
+    const outcomes = await Promise.all(keys.map((key, i) => writer.record(entry(key, i % 10 !== 0))));
+    const jobs = await Promise.all(outcomes.map((o) => (o.jobId === undefined ? undefined : queue.get(o.jobId))));
+    keys.forEach((key, i) => {
+      if (i % 10 === 0) assert.deepEqual(outcomes[i], { status: 'ignored' });
+      else assert.deepEqual([outcomes[i]!.status, jobs[i]?.key, jobs[i]?.payload], ['queued', key, { key }]);
+    });
+    assert.deepEqual([await count(INBOX_TABLE), await count('b24kit_jobs')], [150, 135]);
+  });
+
+  it('group commit: a failing delivery fails alone; its neighbours commit, nothing of it is stored', async () => {
+    const writer = new InboxWriter({ store, queue, nowMs: () => 1 });
+    // a payload JSON cannot serialise fails the batch's job INSERT; the batch is retried one by one
+    const bad = { memberId: 'm1', dedupeKey: 'bad', event: 'ONCRMDEALADD', job: { name: 'event:ONCRMDEALADD', payload: { n: 1n } as never } };
+    const settled = await Promise.allSettled([writer.record(entry('f1')), writer.record(bad), writer.record(entry('f2')), writer.record(entry('f1'))]);
+    assert.deepEqual(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.status : 'rejected')),
+      ['queued', 'rejected', 'queued', 'duplicate'],
+    );
+    const keys = (await store.all<{ dedupe_key: string }>(`SELECT dedupe_key FROM ${INBOX_TABLE} ORDER BY dedupe_key`)).map((r) => r.dedupe_key);
+    assert.deepEqual(keys, ['f1', 'f2']);
+    assert.deepEqual([await count('b24kit_jobs')], [2]);
+  });
+
   it('a transaction that fails after recording leaves neither the row nor the job', async () => {
     await assert.rejects(
       store.transaction(async (tx) => {
