@@ -155,7 +155,7 @@ async function bulkWrite(base: string): Promise<string> {
 
   console.log('bulk write …');
   const rows = await rounds([
-    { label: 'b24kit `client.batch()`, default options (batchConcurrency 4)', once: b24kitOnce(), warmUp: b24kitOnce(undefined, warmUpCommands) },
+    { label: 'b24kit `client.batch()`, default options (batchConcurrency 16)', once: b24kitOnce(), warmUp: b24kitOnce(undefined, warmUpCommands) },
     { label: `b24kit \`client.batch()\`, batchConcurrency ${inFlight}`, once: b24kitOnce(inFlight) },
     { label: 'b24jssdk `actions.v2.batchByChunk` (= callBatchByChunk), its limiter on', once: sdkOnce(), warmUp: sdkOnce(warmUpCommands) },
   ]);
@@ -189,9 +189,10 @@ async function bulkWrite(base: string): Promise<string> {
     '',
     `Goal: ≥ 0.95 with zero 503/429. "requests" and the 503/429 counts are the portal's (emulator stats); 503/429 summed over all runs. ` +
       `"deals created": \`crm.deal.add\` commands the portal ran. A client needs ceil(D · L) = ceil(${model.drainPerSecond} × ${fmt(observedLatency)} s) = ${needed} batches in flight ` +
-      `once the burst is spent (L = ${fmt(batchSeconds)} s server time + ~0.04 s of HTTP/JSON per batch of 50 adds), and more to spend the burst early. With the default ` +
-      `batchConcurrency of 4, b24kit keeps 4 batches in flight, 4 / L ≈ the drain: the burst is never spent and the run is bound by concurrency × latency, ` +
-      `not by the bucket — the limiter is not the cause ("limiter waits": requests it held back). The second row sets batchConcurrency = 2 × ceil(D · L) = ${inFlight}. ` +
+      `once the burst is spent (L = ${fmt(batchSeconds)} s server time + ~0.04 s of HTTP/JSON per batch of 50 adds), and more to spend the burst early. The default ` +
+      `batchConcurrency (16) keeps more in flight than that and the limiter paces them ("limiter waits": requests it held back); the second row sets ` +
+      `batchConcurrency = 2 × ceil(D · L) = ${inFlight}. The limiter keeps ceil(D × 250 ms) slots of the burst free for latency jitter ` +
+      `(${Math.max(1, Math.ceil(model.drainPerSecond * 0.25))} at this compressed drain, 1 at the real 2/s), which the theoretical maximum above does not subtract. ` +
       `b24jssdk's batchByChunk awaits one batch after another, so it reaches at most 50 / L commands/s.`,
   ];
   return lines.join('\n');
@@ -399,10 +400,10 @@ async function sharedBudget(base: string): Promise<string> {
       `(its \`maxRetries\`) a call fails with QUERY_LIMIT_EXCEEDED.`,
     '',
     `Cold processes (${fmt(medianOf(kitCold, ratio))}, ${total(kitCold, (o) => o.s503)} × 503 over ${RUNS} runs): with four client processes starting at once next to the ` +
-      `emulator on 2 cores, some requests of the first second took 100–450 ms (a traced run) while later ones arrived on time; the bucket model keeps one slot of headroom, which ` +
-      `absorbs 1 / D = ${fmt(1000 / model.drainPerSecond, 0)} ms of such bunching at this drain (${fmt(1000 / (model.drainPerSecond / SCALE), 0)} ms at the real ` +
-      `one). A 503 then costs more than its own slot: every caller already holding a future slot takes a fresh one after the resync and the stale ` +
-      `slots stay counted (src/rest/client.ts, "the stale one stays counted: safe side"), so one 503 with ~30 callers waiting costs up to ~30 / D ≈ 1.5 s.`,
+      `emulator on 2 cores, some requests of the first second took 100–450 ms (a traced run) while later ones arrived on time. The limiter keeps ` +
+      `ceil(D × 250 ms) slots of headroom (${Math.max(1, Math.ceil(model.drainPerSecond * 0.25))} here, 1 at the real drain) to absorb such bunching (an earlier version kept one slot, ` +
+      `50 ms at this drain, and saw up to 4 × 503 per cold run). A 503 costs more than its own slot: every caller already holding a future slot takes a fresh one after the ` +
+      `resync and the stale slots stay counted (src/rest/client.ts, "the stale one stays counted: safe side").`,
   ];
   return lines.join('\n');
 }

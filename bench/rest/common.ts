@@ -5,6 +5,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { InstallOutcome } from '../../src/emulator/lifecycle.js';
+import type { PortalStats as EmulatorPortalStats } from '../../src/emulator/portal.js';
 
 export const BENCH_CLIENT_ID = 'local.b24kit.bench';
 export const BENCH_CLIENT_SECRET = 'bench-secret';
@@ -31,29 +33,11 @@ export function describeModel(model: Model): string {
   );
 }
 
-export interface Installed {
-  access_token: string;
-  refresh_token: string;
-  application_token: string;
-  expires: number;
-  expires_in: number;
-  client_endpoint: string;
-  server_endpoint: string;
-  member_id: string;
-  domain: string;
-  scope: string;
-  user_id: number;
-}
+/** The control API's install answer (src/emulator/lifecycle.ts), as JSON. */
+export type Installed = Omit<InstallOutcome, 'delivery'>;
 
-export interface PortalStats {
-  requests: number;
-  commands: number;
-  rateLimitRejections: number;
-  operatingRejections: number;
-  refreshes: number;
-  byMethod: Record<string, number>;
-  byStatus: Record<string, number>;
-}
+/** `GET /_emulator/portals/:id/stats` (src/emulator/portal.ts). */
+export type PortalStats = EmulatorPortalStats;
 
 export async function control<T>(base: string, path: string, body?: unknown, method = 'POST'): Promise<T> {
   const response = await fetch(`${base}/_emulator${path}`, {

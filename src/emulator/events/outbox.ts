@@ -80,50 +80,33 @@ export class Outbox {
     const copies = duplicateRate > 0 && Math.random() < duplicateRate ? Math.max(2, duplicateCount) : 1;
     const entries: DeliveryLogEntry[] = [];
     for (let copy = 1; copy <= copies; copy++) {
-      const entry: DeliveryLogEntry = {
-        seq: ++this.#seq,
-        kind,
-        event,
-        event_handler_id: handlerId,
-        url,
-        copy,
-        copies,
-        status: 'pending',
-        http_status: null,
-        error: null,
-        response: null,
-        queued_at_ms: this.hooks.nowMs(),
-        finished_at_ms: null,
-        payload,
-      };
-      this.#log.push(entry);
-      if (this.#log.length > LOG_LIMIT) this.#log.splice(0, this.#log.length - LOG_LIMIT);
+      const entry = this.#record({ kind, event, event_handler_id: handlerId, url, copy, copies, payload });
       entries.push(entry);
       this.#schedule(entry);
     }
     return entries;
   }
 
-  /** Sends one POST now and waits for it (robot calls, whose control route answers with the result). */
-  async sendNow(kind: DeliveryKind, event: string, url: string, payload: Record<string, unknown>): Promise<DeliveryLogEntry> {
+  /** A new pending log entry, kept in the bounded delivery log. */
+  #record(fields: Pick<DeliveryLogEntry, 'kind' | 'event' | 'event_handler_id' | 'url' | 'copy' | 'copies' | 'payload'>): DeliveryLogEntry {
     const entry: DeliveryLogEntry = {
       seq: ++this.#seq,
-      kind,
-      event,
-      event_handler_id: null,
-      url,
-      copy: 1,
-      copies: 1,
+      ...fields,
       status: 'pending',
       http_status: null,
       error: null,
       response: null,
       queued_at_ms: this.hooks.nowMs(),
       finished_at_ms: null,
-      payload,
     };
     this.#log.push(entry);
     if (this.#log.length > LOG_LIMIT) this.#log.splice(0, this.#log.length - LOG_LIMIT);
+    return entry;
+  }
+
+  /** Sends one POST now and waits for it (robot calls, whose control route answers with the result). */
+  async sendNow(kind: DeliveryKind, event: string, url: string, payload: Record<string, unknown>): Promise<DeliveryLogEntry> {
+    const entry = this.#record({ kind, event, event_handler_id: null, url, copy: 1, copies: 1, payload });
     await this.#track(this.#send(entry));
     return entry;
   }
