@@ -14,6 +14,7 @@ import { jobNames } from './job-names.js';
 import type { AppMetrics } from './metrics.js';
 import { DEFAULT_OFFLINE_DRAIN_CRON } from './offline-events.js';
 import { postponeForPortal } from './portal-gate.js';
+import { resolveRetention, RetentionRunner } from './retention.js';
 import { portalTimeZones } from './portal-settings.js';
 import type { AppServices } from './services.js';
 import type { ResolvedSettings } from './settings.js';
@@ -23,7 +24,7 @@ export interface Roles {
   web?: boolean;
   /** Run jobs. @defaultValue true */
   worker?: boolean;
-  /** Fire schedules and the refresh-token keep-alive. @defaultValue true */
+  /** Fire schedules, the refresh-token keep-alive and the retention purge. @defaultValue true */
   scheduler?: boolean;
   /** Listen address. @defaultValue the app's `host` */
   host?: string;
@@ -74,7 +75,7 @@ export function createAppWorker(
 export async function startRoles(settings: ResolvedSettings, definitions: AppDefinitions, services: AppServices, metrics: AppMetrics, roles: Roles): Promise<RunningRoles> {
   const { logger } = settings;
   // stopped in this order: no new work (demo trickle, slots, keep-alive, HTTP), then the worker drains
-  const ORDER = ['trickle', 'scheduler', 'keepAlive', 'web', 'worker'] as const;
+  const ORDER = ['trickle', 'scheduler', 'retention', 'keepAlive', 'web', 'worker'] as const;
   const stops = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const stopAll = async (): Promise<void> => {
     for (const name of ORDER) {
@@ -134,6 +135,19 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       running.start();
       scheduler = running;
       stops.set('scheduler', () => running.stop());
+      // retention (retention.ts): purges past their windows, once per fire time across processes
+      const retention = resolveRetention(settings.config.retention);
+      if (retention.cron !== false) {
+        const purger = new RetentionRunner({
+          store: services.store,
+          retention,
+          intervalMs: settings.config.scheduler?.intervalMs ?? 10_000,
+          nowMs: settings.nowMs,
+          logger: logger.child({ module: 'retention' }),
+        });
+        purger.start();
+        stops.set('retention', () => purger.stop());
+      }
       const keepAlive = scheduleKeepAlive({
         portals: services.runtime.portals,
         tokens: services.runtime.tokens,

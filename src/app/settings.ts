@@ -53,6 +53,11 @@ export interface AppConfig {
   };
   /** How events declared with `app.on(name, handler, { offline: true })` are drained (docs/app.md). */
   offlineEvents?: OfflineEventsConfig;
+  /**
+   * How long finished jobs, inbox rows and schedule slots are kept; purged by the scheduler role
+   * (docs/app.md, src/app/retention.ts).
+   */
+  retention?: RetentionConfig;
   /** REST client settings of ctx.b24 and app.client(): timeouts, retries, limits. */
   rest?: AppRestOptions;
   /** Cron pattern of the refresh-token keep-alive (runs with the scheduler). @defaultValue '17 * * * *' */
@@ -88,6 +93,25 @@ export interface OfflineEventsConfig {
   batchSize?: number;
   /** Reservations per drain job; the next ping or slot drains the rest. @defaultValue 20 */
   maxBatches?: number;
+}
+
+/** Windows in days (fractions allowed; `Infinity` keeps forever), counted from when a row finished or arrived. */
+export interface RetentionConfig {
+  /** Succeeded jobs, from `finished_at_ms` (their `ctx.once` memos go with them). @defaultValue 7 */
+  succeededJobsDays?: number;
+  /** Dead jobs, from `finished_at_ms`: kept longer, for humans to inspect and replay. @defaultValue 30 */
+  deadJobsDays?: number;
+  /**
+   * Inbox rows, from `received_at_ms`. A repeated delivery is recognised by its inbox row, so this
+   * must be at least the longest time a copy of an event can arrive after the first. @defaultValue 7
+   */
+  inboxDays?: number;
+  /** Fired schedule slots, from their fire time; the latest per (schedule, portal) is always kept. @defaultValue 7 */
+  scheduleSlotsDays?: number;
+  /** Cron (UTC) of the purge, once per fire time across processes; `false`: never purge. @defaultValue '37 * * * *' */
+  cron?: string | false;
+  /** Rows per DELETE statement: bounds how long one holds SQLite's write lock. @defaultValue 1000 */
+  batchSize?: number;
 }
 
 export interface ResolvedSettings {
