@@ -4,6 +4,7 @@
  * says which app (client_id) and which portal (member_id) a token belongs to.
  */
 import { B24Error } from '../errors.js';
+import { postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
 
 export interface AppInfoCheck {
   /** The OAuth server's REST base, e.g. `https://oauth.bitrix.info/rest/` (from trustedServerEndpoint). */
@@ -40,30 +41,19 @@ export interface VerifiedInstall {
  * cannot be asked. Messages never contain the token.
  */
 export async function verifyWithAppInfo(check: AppInfoCheck): Promise<VerifiedInstall> {
-  const doFetch = check.fetch ?? globalThis.fetch;
   const url = `${check.serverEndpoint.replace(/\/+$/, '')}/app.info`;
-  let response: Response;
-  let text: string;
+  let response: OAuthAnswer;
   try {
-    response = await doFetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ auth: check.accessToken }).toString(),
+    response = await postOAuthForm(url, { auth: check.accessToken }, {
+      timeoutMs: check.timeoutMs ?? 10_000,
       // never forward the token to wherever a redirect points
       redirect: 'manual',
-      signal: AbortSignal.timeout(check.timeoutMs ?? 10_000),
+      ...(check.fetch !== undefined ? { fetch: check.fetch } : {}),
     });
-    text = await response.text();
   } catch (error) {
-    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} could not be reached`, { status: 502, cause: error });
+    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} could not be reached`, { status: 502, cause: unreachableCause(error) });
   }
-  let body: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-  } catch {
-    body = undefined;
-  }
+  const { body } = response;
   if (!body) {
     throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} answered HTTP ${response.status} without JSON`, { status: 502 });
   }

@@ -6,6 +6,7 @@
 import { B24Error, type ErrorCode } from '../errors.js';
 import { DEFAULT_OAUTH_URL } from '../config/index.js';
 import { parseScope } from '../store/portals.js';
+import { OAuthUnreachableError, postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
 
 /** A token answer (protocol §1.4), typed. */
 export interface OAuthTokens {
@@ -58,7 +59,6 @@ export function oauthBaseFromServerEndpoint(serverEndpoint: string | undefined):
 }
 
 export function createTokenClient(options: OAuthTokenClientOptions): OAuthTokenClient {
-  const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const nowMs = options.nowMs ?? Date.now;
 
@@ -66,26 +66,18 @@ export function createTokenClient(options: OAuthTokenClientOptions): OAuthTokenC
     const base = (options.oauthUrl ?? oauthBaseFromServerEndpoint(serverEndpoint) ?? DEFAULT_OAUTH_URL).replace(/\/+$/, '');
     const url = `${base}/oauth/token/`;
     const startedAtMs = nowMs();
-    let response: Response;
-    let text: string;
+    let response: OAuthAnswer;
     try {
-      response = await doFetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret }).toString(),
-        signal: AbortSignal.timeout(timeoutMs),
+      response = await postOAuthForm(url, { ...form, client_id: options.clientId, client_secret: options.clientSecret }, {
+        timeoutMs,
+        ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
       });
-      text = await response.text();
     } catch (error) {
-      const timedOut = (error as Error).name === 'TimeoutError';
-      throw new B24Error(failure, `${timedOut ? 'Timed out' : 'Network failure'} talking to the OAuth server ${base}`, { cause: error });
+      const timedOut = error instanceof OAuthUnreachableError && error.timedOut;
+      throw new B24Error(failure, `${timedOut ? 'Timed out' : 'Network failure'} talking to the OAuth server ${base}`, { cause: unreachableCause(error) });
     }
-    let body: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      body = parsed as Record<string, unknown>;
-    } catch {
+    const { body } = response;
+    if (!body) {
       throw new B24Error(failure, `The OAuth server ${base} answered HTTP ${response.status} with something that is not JSON`, { status: response.status });
     }
     // errors can come with HTTP 200 (wrong_client, protocol §1.6): look at the body first

@@ -64,6 +64,8 @@ export interface JobListener {
 export async function listenForJobs(options: ListenOptions): Promise<JobListener> {
   const logger = options.logger ?? silentLogger;
   let client: pg.Client | undefined;
+  /** A connection still being opened: close() must end it too, or its socket keeps the process alive. */
+  let connecting: pg.Client | undefined;
   let closed = false;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -80,8 +82,17 @@ export async function listenForJobs(options: ListenOptions): Promise<JobListener
       reconnectLater(next);
     });
     next.on('end', () => reconnectLater(next));
-    await next.connect();
-    await next.query(`LISTEN ${JOBS_CHANNEL}`);
+    connecting = next;
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${JOBS_CHANNEL}`);
+    } catch (error) {
+      // a connection that got as far as connect() but failed LISTEN is still open
+      await next.end().catch(() => undefined);
+      throw error;
+    } finally {
+      connecting = undefined;
+    }
     if (closed) {
       await next.end().catch(() => undefined);
       return;
@@ -100,6 +111,7 @@ export async function listenForJobs(options: ListenOptions): Promise<JobListener
     timer = setTimeout(() => {
       timer = undefined;
       connect().catch((error: unknown) => {
+        if (closed) return;
         logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'job listener: reconnect failed');
         const placeholder = new pg.Client({ connectionString: options.url });
         client = placeholder;
@@ -116,7 +128,8 @@ export async function listenForJobs(options: ListenOptions): Promise<JobListener
       if (timer !== undefined) clearTimeout(timer);
       const current = client;
       client = undefined;
-      await current?.end().catch(() => undefined);
+      // ending a connection still being opened aborts it; its connect() then fails quietly (closed)
+      await Promise.all([current, connecting].map((c) => c?.end().catch(() => undefined)));
     },
   };
 }

@@ -113,7 +113,13 @@ export class Worker {
     this.#stopping = false;
     this.#unsubscribe = this.#queue.onLocalWake(() => this.#signal());
     if (this.#listen && this.#queue.store.dialect === 'postgres') {
-      this.#listener = await listenForJobs({ ...this.#listen, onWake: () => this.#signal(), logger: this.#logger });
+      const listener = await listenForJobs({ ...this.#listen, onWake: () => this.#signal(), logger: this.#logger });
+      if (this.#stopping) {
+        // stop() ran while we connected and found nothing to close: an open LISTEN connection would keep the process alive
+        await listener.close();
+        return;
+      }
+      this.#listener = listener;
     }
     this.#logger.info({ workerId: this.id, concurrency: this.#concurrency, jobs: [...this.#handlers.keys()] }, 'worker started');
     this.#loop = this.#run();

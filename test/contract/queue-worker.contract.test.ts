@@ -3,6 +3,7 @@
  * heartbeats, lost leases, graceful and hard stops, and wake-ups (in-process, and LISTEN/NOTIFY on
  * PostgreSQL).
  */
+import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { B24Error } from '../../src/errors.js';
@@ -145,7 +146,8 @@ describe('worker contract', () => {
           return 'stale result';
         },
       },
-      { heartbeatMs: 60_000 },
+      // concurrency 1: busy with the job, this worker cannot reclaim it after its lease expires
+      { heartbeatMs: 60_000, concurrency: 1 },
     );
     const { job } = await queue.enqueue(store, { memberId: 'm1', name: 'slow', payload: {} });
     await waitFor(async () => (await queue.get(job.id))?.state === 'running');
@@ -210,5 +212,21 @@ describe('worker contract', () => {
     } finally {
       await otherStore.close();
     }
+  });
+
+  it('PostgreSQL: stop() during a pending start() leaves no LISTEN connection open', { skip: !onPostgres && 'PostgreSQL only' }, async () => {
+    // an open listener connection keeps the process alive after the last test
+    const applicationName = `b24kit_listen_${randomBytes(4).toString('hex')}`;
+    const url = new URL(databaseUrl);
+    url.searchParams.set('application_name', applicationName);
+    const worker = new Worker({ queue, handlers: { ping: () => 'pong' }, listen: { url: url.toString() } });
+    workers.push(worker);
+    const starting = worker.start();
+    await worker.stop({ graceful: false });
+    await starting;
+    await waitFor(async () => {
+      const row = await store.one<{ n: number }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ?', [applicationName]);
+      return row?.n === 0 || undefined;
+    }, 5_000, 'the listener connection to be closed');
   });
 });
