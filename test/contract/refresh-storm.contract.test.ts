@@ -5,19 +5,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { Store } from '../../src/store/types.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/store.js';
+import { startChildWorker } from './helpers/child-worker.js';
 import { EmulatorTime, installPortal, refreshCount, registry, TEST_SECRET_KEY_HEX } from './helpers/portal-fixture.js';
 
 const PROCESSES = 4;
 const CALLERS = 50;
 const worker = fileURLToPath(new URL('./fixtures/refresh-storm-worker.ts', import.meta.url));
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
 interface WorkerResult {
   ok: number;
@@ -27,22 +25,7 @@ interface WorkerResult {
   tokenEndpointCalls: number;
 }
 
-function startWorker(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; ready: Promise<void>; result: Promise<WorkerResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe' });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout });
-  let onReady!: () => void;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  const result = new Promise<WorkerResult>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (line === 'ready') onReady();
-      else if (line.startsWith('{')) resolve(JSON.parse(line) as WorkerResult);
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr.slice(-2000)}`)));
-  });
-  return { child, ready: Promise.race([ready, result.then(() => undefined)]), result };
-}
+const startWorker = (env: Record<string, string>) => startChildWorker<WorkerResult>(worker, env);
 
 describe(`refresh storm: ${PROCESSES} processes × ${CALLERS} callers at expiry`, () => {
   let emu: RunningEmulator;

@@ -8,20 +8,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { Store } from '../../src/store/types.js';
 import { control, portalStats, startTestEmulator, type TestPortal } from '../helpers/emulator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/store.js';
+import { startChildWorker } from './helpers/child-worker.js';
 import { EmulatorTime, installPortal, registry, TEST_SECRET_KEY_HEX } from './helpers/portal-fixture.js';
 
 const PROCESSES = 4;
 const CONCURRENCY = 8;
 const LIMITS = { drainPerSecond: 10, burst: 10 };
 const worker = fileURLToPath(new URL('./fixtures/shared-rate-limit-worker.ts', import.meta.url));
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
 interface WorkerResult {
   ok: number;
@@ -32,22 +30,7 @@ interface WorkerResult {
   finishedAtMs: number;
 }
 
-function startWorker(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; ready: Promise<void>; result: Promise<WorkerResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe' });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout });
-  let onReady!: () => void;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  const result = new Promise<WorkerResult>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (line === 'ready') onReady();
-      else if (line.startsWith('{')) resolve(JSON.parse(line) as WorkerResult);
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr.slice(-2000)}`)));
-  });
-  return { child, ready: Promise.race([ready, result.then(() => undefined)]), result };
-}
+const startWorker = (env: Record<string, string>) => startChildWorker<WorkerResult>(worker, env);
 
 describe(`shared rate limit: ${PROCESSES} processes, one portal at ${LIMITS.drainPerSecond}/s, burst ${LIMITS.burst}`, () => {
   let emu: RunningEmulator;
