@@ -51,6 +51,10 @@ export const ERROR_CODES = {
   B24_ERR_PAYLOAD_TOO_LARGE: 'Request body too large',
   B24_ERR_UNSUPPORTED_MEDIA_TYPE: 'Unsupported request content type',
   B24_ERR_INTERNAL: 'Internal server error',
+  B24_ERR_NOT_ADMIN: 'Only a portal administrator can install, re-install, update or authorize the app',
+  B24_ERR_CREDENTIALS_UNPROVEN: 'The offered refresh token could not be redeemed at the OAuth server: not a live token pair of this app',
+  B24_ERR_DOMAIN_NOT_ALLOWED: 'The domain is not a Bitrix24 cloud portal, an installed portal or an allowed host',
+  B24_ERR_TOO_MANY_REQUESTS: 'Too many requests of this kind; try again later',
   // event bindings, robots, offline events
   B24_ERR_BINDINGS_INCOMPLETE: 'Some event bindings or robots could not be reconciled with the portal',
   B24_ERR_OFFLINE_DRAIN_INTERRUPTED: 'An offline-events drain stopped with records still reserved on the portal',

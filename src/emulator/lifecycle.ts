@@ -100,6 +100,53 @@ export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
+export interface AppFrame {
+  /** The query string of the frame POST (protocol §2.3). */
+  query: { DOMAIN: string; PROTOCOL: '0' | '1'; LANG: string; APP_SID: string };
+  /** The form body of the frame POST, for the user who opened the frame. */
+  form: {
+    AUTH_ID: string;
+    AUTH_EXPIRES: string;
+    REFRESH_ID: string;
+    SERVER_ENDPOINT: string;
+    APPLICATION_TOKEN: string;
+    APPLICATION_SCOPE: string;
+    member_id: string;
+    status: string;
+    PLACEMENT: string;
+    PLACEMENT_OPTIONS: string;
+  };
+}
+
+/**
+ * A user opens the app's page in the portal (protocol §2.3): the frame is POSTed tokens issued for
+ * THAT user (admin or not) and the app's application_token. Any employee can open an app, so this
+ * is what an ordinary user can hold. The user is now logged in: `/oauth/authorize/` issues its
+ * code for them.
+ */
+export function openAppFrame(emulator: Emulator, portal: Portal, userId: number): AppFrame {
+  const app = portal.app;
+  if (!app) throw new Error('the app is not installed on this portal');
+  const tokens = emulator.tokens.issue(portal.memberId, userId, app.scope);
+  portal.loggedInUserId = userId;
+  const https = emulator.clientEndpoint(portal).startsWith('https:');
+  return {
+    query: { DOMAIN: portal.domain, PROTOCOL: https ? '1' : '0', LANG: 'en', APP_SID: randomBytes(16).toString('hex') },
+    form: {
+      AUTH_ID: tokens.accessToken,
+      AUTH_EXPIRES: String(tokens.expiresIn),
+      REFRESH_ID: tokens.refreshToken,
+      SERVER_ENDPOINT: emulator.serverEndpoint(),
+      APPLICATION_TOKEN: app.applicationToken,
+      APPLICATION_SCOPE: tokens.scope.join(','),
+      member_id: portal.memberId,
+      status: app.status,
+      PLACEMENT: 'DEFAULT',
+      PLACEMENT_OPTIONS: '{}',
+    },
+  };
+}
+
 export interface UpdateInput {
   /** The new version. @defaultValue the current version + 1 */
   version?: number;

@@ -116,6 +116,12 @@ export class Portal {
   readonly crm = new CrmStore();
   readonly events: PortalEvents;
   readonly robots = new RobotRegistry();
+  /**
+   * The user logged in to the portal in "the browser": `/oauth/authorize/` issues its code for
+   * this user. Opening the app frame as a user (control API `…/frame`) logs that user in.
+   * @defaultValue the installing user
+   */
+  loggedInUserId: number | undefined;
 
   constructor(init: PortalInit) {
     this.memberId = init.memberId ?? randomBytes(16).toString('hex');

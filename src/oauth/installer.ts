@@ -1,16 +1,30 @@
 /**
  * The portal lifecycle as seen from the app: install, code exchange, update, uninstall. HTTP-free
- * (the routes in src/server/routes/ call it), so every rule lives here once:
+ * (the routes in src/server/routes/ call it), so every rule lives here once.
  *
- * - nothing from a payload is stored before the OAuth server vouches for it (app.info, §1.7),
- *   except ONAPPUNINSTALL, which carries no tokens and is checked against the stored
- *   application_token in constant time (§2.5);
- * - the server_endpoint stored is the trusted one we verified with (oauth-server.ts);
- * - a failure stores nothing and throws a B24Error whose `status` is the HTTP answer.
+ * Replacing a portal's credentials (install, re-install, ONAPPUPDATE, the code flow) is the most
+ * powerful thing a request can do here: whoever succeeds decides which application_token our
+ * event checks accept and which refresh token the app lives on. Any employee who opens an app's
+ * page holds a valid token of that portal (protocol §2.3), so a valid token is not enough:
+ *
+ * 1. app.info on the OAuth server vouches for the token: our client_id, the claimed member_id and
+ *    domain (§1.7). The server_endpoint used and stored is a trusted one (oauth-server.ts).
+ * 2. The token's user is a portal administrator: `user.admin` at the client_endpoint the OAuth
+ *    server named (admin-check.ts).
+ * 3. Install and update offer a refresh token: it is redeemed at the OAuth server before anything
+ *    is stored — proof that it is a live pair of this app for this portal and this user — and the
+ *    pair that comes back is what we store (refresh tokens are single-use, §1.5). The code flow
+ *    needs no such step: we exchanged the code ourselves.
+ *
+ * ONAPPUNINSTALL carries no tokens and is checked against the stored application_token in
+ * constant time (§2.5). A failure stores nothing and throws a B24Error whose `status` is the HTTP
+ * answer. Every stored or refused replacement is an audit log line and an `onCredentials` call
+ * (the app counts them in /metrics).
  */
 import { B24Error } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { PortalInfo, PortalRegistry } from '../store/portals.js';
+import { requirePortalAdmin } from './admin-check.js';
 import { verifyWithAppInfo, type VerifiedInstall } from './app-info.js';
 import type { InstallClaim } from './install-payload.js';
 import { emptyLifecycleHooks, type PortalHook, type PortalLifecycleHooks } from './lifecycle-hooks.js';
@@ -26,8 +40,27 @@ export interface PortalInstallerOptions extends OAuthServerPolicy {
   logger?: Logger;
   /** For app.info. @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
-  /** app.info timeout in ms. @defaultValue 10000 */
+  /** Timeout of each verification call (app.info, user.admin) in ms. @defaultValue 10000 */
   verifyTimeoutMs?: number;
+  /** Told about every stored or refused replacement of a portal's credentials (audit, metrics). */
+  onCredentials?: (entry: CredentialsAudit) => void;
+}
+
+/** The routes that can replace a portal's credentials. */
+export type CredentialsRoute = 'install' | 'update' | 'oauth-callback';
+
+/** One attempt to store a portal's credentials: who, when, through which route, and the outcome. */
+export interface CredentialsAudit {
+  route: CredentialsRoute;
+  /** `stored`, or the B24_ERR_* code of the refusal. */
+  outcome: 'stored' | string;
+  /** The claimed portal (verified when `outcome` is `stored`). */
+  memberId: string | undefined;
+  /** The portal user whose tokens were stored, when known. */
+  userId: number | undefined;
+  /** True when the portal was not stored before. */
+  created: boolean;
+  atMs: number;
 }
 
 export interface InstallOutcome {
@@ -54,6 +87,7 @@ export class PortalInstaller {
   readonly #logger: Logger;
   readonly #fetch: typeof fetch | undefined;
   readonly #verifyTimeoutMs: number;
+  readonly #onCredentials: ((entry: CredentialsAudit) => void) | undefined;
 
   constructor(options: PortalInstallerOptions) {
     this.#portals = options.portals;
@@ -67,6 +101,7 @@ export class PortalInstaller {
     this.#logger = options.logger ?? silentLogger;
     this.#fetch = options.fetch;
     this.#verifyTimeoutMs = options.verifyTimeoutMs ?? 10_000;
+    this.#onCredentials = options.onCredentials;
   }
 
   get portals(): PortalRegistry {
@@ -83,27 +118,32 @@ export class PortalInstaller {
     this.#hooks.onUpdated.push(hook);
   }
 
-  /** ONAPPINSTALL or the UI install POST: verify, store (new or re-install), fire onInstalled. */
+  /**
+   * ONAPPINSTALL or the UI install POST: verify (app.info, administrator, refresh token redeemed),
+   * store the redeemed pair (new portal or re-install), fire onInstalled.
+   */
   async install(claim: InstallClaim): Promise<InstallOutcome> {
-    if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'application_token is missing', { status: 400, memberId: claim.memberId });
-    const { serverEndpoint, verified } = await this.#verify(claim.accessToken, claim.serverEndpoint, claim.memberId, claim.domain);
-    const known = await this.#portals.info(claim.memberId);
-    const portal = await this.#store(claim, serverEndpoint, verified);
-    this.#logger.info({ memberId: portal.memberId, domain: portal.domain, reinstall: known !== undefined }, 'portal installed');
-    await this.#runHooks('onInstalled', portal);
-    return { portal, created: known === undefined };
+    const outcome = await this.#audited('install', claim.memberId, async () => {
+      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'application_token is missing', { status: 400, memberId: claim.memberId });
+      return this.#acceptCredentials(claim, { proveRefreshToken: true });
+    });
+    this.#logger.info({ memberId: outcome.portal.memberId, domain: outcome.portal.domain, reinstall: !outcome.created }, 'portal installed');
+    await this.#runHooks('onInstalled', outcome.portal);
+    return outcome;
   }
 
   /**
    * ONAPPUPDATE for `urlMemberId`: the payload carries the NEW application_token (protocol §2.4),
-   * so the stored one cannot vouch for it; app.info through the payload's own tokens does.
+   * so the stored one cannot vouch for it; the payload's own tokens are verified like an install's.
+   * An unknown portal is refused only after that verification, so the answer tells an outsider
+   * nothing about which portals are installed here.
    */
   async update(urlMemberId: string, claim: InstallClaim): Promise<PortalInfo> {
-    assertSameMember(urlMemberId, claim.memberId);
-    if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { status: 400, memberId: claim.memberId });
-    await this.#requireKnown(claim.memberId);
-    const { serverEndpoint, verified } = await this.#verify(claim.accessToken, claim.serverEndpoint, claim.memberId, claim.domain);
-    const portal = await this.#store(claim, serverEndpoint, verified);
+    const { portal } = await this.#audited('update', claim.memberId, async () => {
+      assertSameMember(urlMemberId, claim.memberId);
+      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { status: 400, memberId: claim.memberId });
+      return this.#acceptCredentials(claim, { proveRefreshToken: true, requireKnown: true });
+    });
     this.#logger.info({ memberId: portal.memberId }, 'app updated: application_token and tokens replaced');
     await this.#runHooks('onUpdated', portal);
     return portal;
@@ -139,46 +179,143 @@ export class PortalInstaller {
    * tokens, store them. A code exchange carries no application_token: a known portal keeps its own.
    */
   async completeAuthorization(callback: AuthorizationCallback): Promise<InstallOutcome> {
-    const known = callback.memberId ? await this.#portals.info(callback.memberId) : undefined;
-    const serverEndpoint = known?.serverEndpoint ?? serverEndpointOfDomain(callback.serverDomain, this.#policy);
+    const outcome = await this.#audited('oauth-callback', callback.memberId, async () => {
+      const known = callback.memberId ? await this.#portals.info(callback.memberId) : undefined;
+      const serverEndpoint = known?.serverEndpoint ?? serverEndpointOfDomain(callback.serverDomain, this.#policy);
+      let tokens: OAuthTokens;
+      try {
+        tokens = await this.#tokenClient.exchangeCode({ code: callback.code, ...(serverEndpoint ? { serverEndpoint } : {}) });
+      } catch (error) {
+        if (error instanceof B24Error) {
+          // the token server refused the code (used, expired, forged: invalid_grant) → 400; it could not be asked → 502
+          const status = error.bitrixCode !== undefined ? 400 : 502;
+          throw new B24Error(error.code, error.message, { status, bitrixCode: error.bitrixCode, cause: error });
+        }
+        throw error;
+      }
+      const memberId = tokens.memberId ?? callback.memberId;
+      if (!memberId) throw new B24Error('B24_ERR_CODE_EXCHANGE', 'The token answer names no member_id', { status: 502 });
+      if (callback.memberId && callback.memberId !== memberId) {
+        throw new B24Error('B24_ERR_FORBIDDEN', 'The exchanged tokens belong to another portal than the callback names', { status: 403 });
+      }
+      const claim: InstallClaim = {
+        memberId,
+        domain: callback.domain,
+        clientEndpoint: tokens.clientEndpoint,
+        serverEndpoint: tokens.serverEndpoint ?? serverEndpoint,
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        applicationToken: undefined,
+        expiresAtMs: tokens.expiresAtMs,
+        scope: tokens.scope,
+        status: tokens.status ?? 'L',
+        userId: tokens.userId,
+      };
+      // we exchanged the code ourselves: the pair is live; what remains is app.info and the administrator check
+      return this.#acceptCredentials(claim, { proveRefreshToken: false });
+    });
+    this.#logger.info({ memberId: outcome.portal.memberId, domain: outcome.portal.domain, known: !outcome.created }, 'portal authorized through the code flow');
+    if (outcome.created) {
+      this.#logger.warn({ memberId: outcome.portal.memberId }, 'authorized a portal that was never installed here: no application_token yet, so its events cannot be authenticated');
+      await this.#runHooks('onInstalled', outcome.portal);
+    }
+    return outcome;
+  }
+
+  /**
+   * The checks every credential replacement passes (see the header), then the store. `claim` is
+   * what the sender says; what is stored is what the OAuth server vouched for or issued.
+   */
+  async #acceptCredentials(claim: InstallClaim, options: { proveRefreshToken: boolean; requireKnown?: boolean }): Promise<InstallOutcome> {
+    const { serverEndpoint, verified } = await this.#verify(claim.accessToken, claim.serverEndpoint, claim.memberId, claim.domain);
+    const known = await this.#portals.info(claim.memberId);
+    const clientEndpoint = trustedClientEndpoint(verified, known);
+    await this.#requireAdmin(clientEndpoint, claim.accessToken, claim.memberId);
+    if (options.requireKnown && !known) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId: claim.memberId });
+    let stored = claim;
+    if (options.proveRefreshToken) {
+      const redeemed = await this.#redeemRefreshToken(claim, serverEndpoint);
+      if (redeemed.userId === undefined || verified.userId === undefined) {
+        // no user ids to compare: ask the portal about the user of the new pair too
+        await this.#requireAdmin(clientEndpoint, redeemed.accessToken, claim.memberId);
+      } else if (redeemed.userId !== verified.userId) {
+        throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The refresh token belongs to another user than the access token', { status: 403, memberId: claim.memberId });
+      }
+      stored = {
+        ...claim,
+        accessToken: redeemed.accessToken,
+        refreshToken: redeemed.refreshToken,
+        expiresAtMs: redeemed.expiresAtMs,
+        scope: redeemed.scope.length > 0 ? redeemed.scope : claim.scope,
+        userId: redeemed.userId ?? verified.userId ?? claim.userId,
+      };
+    }
+    const portal = await this.#store(stored, serverEndpoint, { ...verified, expiresAtMs: options.proveRefreshToken ? undefined : verified.expiresAtMs });
+    return { portal, created: known === undefined };
+  }
+
+  /**
+   * Redeems the offered refresh token (protocol §1.3): only a live pair of this app can be
+   * redeemed, and the answer names the portal it belongs to. The offered pair dies; the new one is
+   * the one to store.
+   */
+  async #redeemRefreshToken(claim: InstallClaim, serverEndpoint: string): Promise<OAuthTokens> {
     let tokens: OAuthTokens;
     try {
-      tokens = await this.#tokenClient.exchangeCode({ code: callback.code, ...(serverEndpoint ? { serverEndpoint } : {}) });
+      tokens = await this.#tokenClient.refresh({ refreshToken: claim.refreshToken, serverEndpoint });
     } catch (error) {
-      if (error instanceof B24Error) {
-        // the token server refused the code (used, expired, forged: invalid_grant) → 400; it could not be asked → 502
-        const status = error.bitrixCode !== undefined ? 400 : 502;
-        throw new B24Error(error.code, error.message, { status, bitrixCode: error.bitrixCode, cause: error });
+      if (error instanceof B24Error && error.bitrixCode !== undefined) {
+        throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', `The OAuth server refused the offered refresh token: ${error.bitrixCode}`, {
+          status: 403,
+          bitrixCode: error.bitrixCode,
+          memberId: claim.memberId,
+        });
       }
+      throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'The OAuth server could not be asked to redeem the offered refresh token', {
+        status: 502,
+        memberId: claim.memberId,
+        cause: error,
+      });
+    }
+    if (tokens.memberId !== claim.memberId) {
+      throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The offered refresh token belongs to another portal', { status: 403, memberId: claim.memberId });
+    }
+    return tokens;
+  }
+
+  async #requireAdmin(clientEndpoint: string, accessToken: string, memberId: string): Promise<void> {
+    await requirePortalAdmin({
+      clientEndpoint,
+      accessToken,
+      memberId,
+      timeoutMs: this.#verifyTimeoutMs,
+      ...(this.#fetch ? { fetch: this.#fetch } : {}),
+    });
+  }
+
+  /** Runs one credential replacement, and reports it (log line + onCredentials) whichever way it ends. */
+  async #audited(route: CredentialsRoute, claimedMemberId: string | undefined, run: () => Promise<InstallOutcome>): Promise<InstallOutcome> {
+    try {
+      const outcome = await run();
+      const { memberId } = outcome.portal;
+      const userId = outcome.portal.installedByUserId ?? undefined;
+      this.#logger.info({ audit: 'portal_credentials_stored', route, memberId, userId, created: outcome.created }, 'portal credentials stored');
+      this.#report({ route, outcome: 'stored', memberId, userId, created: outcome.created, atMs: Date.now() });
+      return outcome;
+    } catch (error) {
+      const code = error instanceof B24Error ? error.code : 'B24_ERR_INTERNAL';
+      this.#logger.warn({ audit: 'portal_credentials_refused', route, memberId: claimedMemberId, code, err: error }, 'portal credentials refused');
+      this.#report({ route, outcome: code, memberId: claimedMemberId, userId: undefined, created: false, atMs: Date.now() });
       throw error;
     }
-    const memberId = tokens.memberId ?? callback.memberId;
-    if (!memberId) throw new B24Error('B24_ERR_CODE_EXCHANGE', 'The token answer names no member_id', { status: 502 });
-    if (callback.memberId && callback.memberId !== memberId) {
-      throw new B24Error('B24_ERR_FORBIDDEN', 'The exchanged tokens belong to another portal than the callback names', { status: 403 });
+  }
+
+  #report(entry: CredentialsAudit): void {
+    try {
+      this.#onCredentials?.(entry);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'the credentials audit hook failed');
     }
-    const claim: InstallClaim = {
-      memberId,
-      domain: callback.domain,
-      clientEndpoint: tokens.clientEndpoint,
-      serverEndpoint: tokens.serverEndpoint ?? serverEndpoint,
-      accessToken: tokens.accessToken,
-      refreshToken: tokens.refreshToken,
-      applicationToken: undefined,
-      expiresAtMs: tokens.expiresAtMs,
-      scope: tokens.scope,
-      status: tokens.status ?? 'L',
-      userId: tokens.userId,
-    };
-    const verified = await this.#verify(claim.accessToken, claim.serverEndpoint, memberId, claim.domain);
-    const stored = known ?? (await this.#portals.info(memberId));
-    const portal = await this.#store(claim, verified.serverEndpoint, verified.verified);
-    this.#logger.info({ memberId, domain: portal.domain, known: stored !== undefined }, 'portal authorized through the code flow');
-    if (!stored) {
-      this.#logger.warn({ memberId }, 'authorized a portal that was never installed here: no application_token yet, so its events cannot be authenticated');
-      await this.#runHooks('onInstalled', portal);
-    }
-    return { portal, created: stored === undefined };
   }
 
   async #verify(
@@ -253,6 +390,16 @@ function assertSameMember(urlMemberId: string, payloadMemberId: string): void {
   if (urlMemberId !== payloadMemberId) {
     throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
   }
+}
+
+/**
+ * Where to ask the portal about the token's user: the client_endpoint the OAuth server named, else
+ * the stored one, else the verified domain's. Never the payload's: its sender picks it.
+ */
+function trustedClientEndpoint(verified: VerifiedInstall, known: PortalInfo | undefined): string {
+  const endpoint = verified.clientEndpoint ?? known?.clientEndpoint ?? (verified.domain ? `https://${verified.domain}/rest/` : undefined);
+  if (!endpoint) throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'app.info named no portal address to verify the user at', { status: 502 });
+  return withSlash(endpoint);
 }
 
 function withSlash(endpoint: string): string {

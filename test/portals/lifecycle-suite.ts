@@ -51,8 +51,10 @@ export function describePortalLifecycle(title: string): void {
       assert.equal(portal.state, 'active');
       assert.equal(portal.domain, install.domain);
       assert.equal(portal.clientEndpoint, install.client_endpoint);
-      assert.equal(portal.accessToken, install.access_token);
-      assert.equal(portal.refreshToken, install.refresh_token);
+      // the offered refresh token was redeemed before storing (proof of a live pair): the stored pair is the new one
+      assert.equal((await portalStats(app.emu, install.memberId)).refreshes, 1);
+      assert.notEqual(portal.accessToken, install.access_token);
+      assert.notEqual(portal.refreshToken, install.refresh_token);
       assert.equal(portal.applicationToken, install.application_token);
       assert.equal(portal.installedByUserId, 1);
       assert.deepEqual(installed.map((p) => p.memberId), [install.memberId]);
@@ -61,16 +63,18 @@ export function describePortalLifecycle(title: string): void {
     it('tokens and application_token are encrypted at rest (the raw row holds no plaintext)', async () => {
       const row = await rawPortal(app.store, install.memberId);
       assert.ok(row);
+      const stored = await app.runtime.portals.require(install.memberId);
       for (const [column, plaintext] of [
-        ['access_token', install.access_token],
-        ['refresh_token', install.refresh_token],
-        ['application_token', install.application_token],
+        ['access_token', stored.accessToken],
+        ['refresh_token', stored.refreshToken],
+        ['application_token', stored.applicationToken],
       ] as const) {
+        assert.ok(plaintext, column);
         const sealed = String(row[column]);
         assert.match(sealed, /^v1\./, column);
         assert.ok(!sealed.includes(plaintext), `${column} is stored in plaintext`);
       }
-      assert.ok(!JSON.stringify(row).includes(install.access_token));
+      assert.ok(!JSON.stringify(row).includes(stored.accessToken ?? '-'));
     });
 
     it('a REST call works with the stored tokens', async () => {
@@ -85,6 +89,7 @@ export function describePortalLifecycle(title: string): void {
 
     it('clock +3700 s: the next call refreshes the token transparently, once', async () => {
       const before = await app.runtime.portals.require(install.memberId);
+      const refreshesBefore = (await portalStats(app.emu, install.memberId)).refreshes;
       await advanceClock(app.emu, 3700);
       const client = app.runtime.client(install.memberId);
       try {
@@ -97,7 +102,7 @@ export function describePortalLifecycle(title: string): void {
       assert.notEqual(after.accessToken, before.accessToken);
       assert.notEqual(after.refreshToken, before.refreshToken);
       assert.ok(after.expiresAtMs > app.emu.emulator.clock.nowMs());
-      assert.equal((await portalStats(app.emu, install.memberId)).refreshes, 1);
+      assert.equal((await portalStats(app.emu, install.memberId)).refreshes, refreshesBefore + 1);
     });
 
     it('update: ONAPPUPDATE replaces application_token and tokens, fires onUpdated; the old application_token no longer validates', async () => {
@@ -116,7 +121,9 @@ export function describePortalLifecycle(title: string): void {
       assert.deepEqual(update.deliveries.map((d) => [d.status, d.http_status]), [['delivered', 200]]);
       const portal = await app.runtime.portals.require(install.memberId);
       assert.equal(portal.applicationToken, update.application_token);
-      assert.equal(portal.accessToken, update.access_token);
+      // the update's refresh token was redeemed: a newer pair than the one ONAPPUPDATE carried
+      assert.ok(portal.accessToken);
+      assert.notEqual(portal.accessToken, update.access_token);
       assert.deepEqual(updated.map((p) => p.memberId), [install.memberId]);
 
       assert.equal(await app.runtime.portals.verifyApplicationToken(install.memberId, install.application_token), false);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Emulator } from '../emulator.js';
-import { uninstallApp, updateApp } from '../lifecycle.js';
+import { openAppFrame, uninstallApp, updateApp } from '../lifecycle.js';
 import { controlError, parseBody, portalParam } from './validation.js';
 
 const updateSchema = z
@@ -20,7 +20,9 @@ const uninstallSchema = z
   })
   .strict();
 
-/** App update and uninstall (protocol §2.4, §2.5); install and rename live in portals.ts. */
+const frameSchema = z.object({ userId: z.number().int().positive() }).strict();
+
+/** App update, uninstall and frame opening (protocol §2.3–§2.5); install and rename live in portals.ts. */
 export function registerLifecycleControlRoutes(app: FastifyInstance, emulator: Emulator): void {
   app.post('/_emulator/portals/:memberId/update', async (request, reply) => {
     const portal = portalParam(emulator, request.params, reply);
@@ -32,6 +34,16 @@ export function registerLifecycleControlRoutes(app: FastifyInstance, emulator: E
       return controlError(reply, 400, 'CONTROL_BAD_REQUEST', `No user ${input.userId} on this portal`);
     }
     return updateApp(emulator, portal, input);
+  });
+
+  app.post('/_emulator/portals/:memberId/frame', async (request, reply) => {
+    const portal = portalParam(emulator, request.params, reply);
+    if (!portal) return reply;
+    const input = parseBody(frameSchema, request.body, reply);
+    if (!input) return reply;
+    if (!portal.app) return controlError(reply, 409, 'CONTROL_NOT_INSTALLED', 'The app is not installed on this portal');
+    if (!portal.users.has(input.userId)) return controlError(reply, 400, 'CONTROL_BAD_REQUEST', `No user ${input.userId} on this portal`);
+    return openAppFrame(emulator, portal, input.userId);
   });
 
   app.post('/_emulator/portals/:memberId/uninstall', async (request, reply) => {

@@ -1,7 +1,7 @@
 import type { MethodRegistry } from './registry.js';
 import { restErrors } from '../rest-error.js';
 
-/** user.current, profile, app.info, scope, methods (protocol §2.7). */
+/** user.current, user.admin, profile, app.info, scope, methods (protocol §2.7). */
 export function registerSystemMethods(registry: MethodRegistry): void {
   registry.define('user.current', {
     scope: 'user_brief',
@@ -21,6 +21,12 @@ export function registerSystemMethods(registry: MethodRegistry): void {
         },
       };
     },
+  });
+
+  // `true` for a portal administrator (b24restdocs api-reference/common/users/user-admin.md: scope basic, any user may call it)
+  registry.define('user.admin', {
+    scope: 'basic',
+    handler: ({ portal, auth }) => ({ result: portal.users.get(auth.userId)?.ADMIN === true }),
   });
 
   registry.define('profile', {

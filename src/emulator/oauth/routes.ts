@@ -66,8 +66,8 @@ export function tokenResponse(emulator: Emulator, portal: Portal, tokens: Issued
 }
 
 /**
- * `GET {portal}/oauth/authorize/?client_id&state` (protocol §1.2): the admin is logged in, so
- * consent is automatic; on success a redirect with code, state, domain, member_id, scope and
+ * `GET {portal}/oauth/authorize/?client_id&state` (protocol §1.2): the logged-in user (the
+ * installing admin unless a frame was opened as another user) consents automatically; on success a redirect with code, state, domain, member_id, scope and
  * server_domain. On failure the portal shows its own page and nothing reaches the app.
  */
 export function authorizeEndpoint(emulator: Emulator, portal: Portal, params: Record<string, unknown>): OAuthReply {
@@ -76,7 +76,7 @@ export function authorizeEndpoint(emulator: Emulator, portal: Portal, params: Re
   if (!portal.app) return fail('The application is not installed on this portal');
   const redirect = emulator.options.redirectUri ?? (portal.app.appUrl ? joinUrl(portal.app.appUrl, 'oauth/callback') : undefined);
   if (!redirect) return fail('The application has no redirect URI');
-  const code = emulator.tokens.createCode(portal.memberId, portal.app.userId, portal.app.scope);
+  const code = emulator.tokens.createCode(portal.memberId, portal.loggedInUserId ?? portal.app.userId, portal.app.scope);
   const query = new URLSearchParams({
     code,
     state: typeof params.state === 'string' ? params.state : '',
