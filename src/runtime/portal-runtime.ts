@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { createPortalTokenProvider, PortalTokenService } from '../oauth/portal-token-provider.js';
 import { createTokenClient } from '../oauth/token-client.js';
-import { PortalInstaller } from '../oauth/installer.js';
+import { PortalInstaller, type PortalInstallerOptions } from '../oauth/installer.js';
 import type { PortalLifecycleHooks } from '../oauth/lifecycle-hooks.js';
 import { OAuthStateStore } from '../oauth/oauth-state.js';
 import { B24Client, type B24ClientOptions } from '../rest/client.js';
@@ -40,6 +40,10 @@ export interface PortalRuntimeOptions {
   events?: EventSink;
   /** More routes on the web server (the app's robots, /metrics). */
   routes?: (server: FastifyInstance) => void;
+  /** Hosts `/oauth/start` may redirect to besides cloud portals and installed ones (`B24KIT_PORTAL_DOMAINS`). @defaultValue [] */
+  allowedDomains?: readonly string[];
+  /** Told about every stored or refused replacement of a portal's credentials (audit metrics). */
+  onCredentials?: PortalInstallerOptions['onCredentials'];
   /** The process's one rate limiter. @defaultValue a store-backed, plan-aware one over `store` (shared by every process) */
   limiter?: RateLimiter;
 }
@@ -78,6 +82,7 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
     logger: logger.child({ module: 'install' }),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.onCredentials ? { onCredentials: options.onCredentials } : {}),
   });
   const states = new OAuthStateStore({ store, nowMs });
   const limiter = options.limiter ?? createStoreRateLimiter({ store, now: nowMs, logger: logger.child({ module: 'rest' }) });
@@ -85,7 +90,15 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
   const server = buildWebServer({
     loggerInstance: logger,
     ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
-    portals: { installer, states, store, clientId: options.clientId, nowMs, ...(options.events ? { events: options.events } : {}) },
+    portals: {
+      installer,
+      states,
+      store,
+      clientId: options.clientId,
+      nowMs,
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.allowedDomains ? { allowedDomains: options.allowedDomains } : {}),
+    },
     ...(options.routes ? { routes: options.routes } : {}),
   });
   return {

@@ -51,6 +51,8 @@ export async function startAppUnderTest(options: AppUnderTestOptions = {}): Prom
     oauthUrlOverride: true,
     logger,
     nowMs: () => emu.emulator.clock.nowMs(),
+    // the emulator's portals, as a developer allows them (B24KIT_PORTAL_DOMAINS)
+    allowedDomains: ['*.bitrix24.test'],
     ...(options.hooks ? { hooks: options.hooks } : {}),
   });
   await runtime.server.listen({ port: 0, host: '127.0.0.1' });

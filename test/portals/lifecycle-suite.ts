@@ -89,7 +89,7 @@ export function describePortalLifecycle(title: string): void {
 
     it('clock +3700 s: the next call refreshes the token transparently, once', async () => {
       const before = await app.runtime.portals.require(install.memberId);
-      const refreshesBefore = (await portalStats(app.emu, install.memberId)).refreshes;
+      const refreshesBefore = Number((await portalStats(app.emu, install.memberId)).refreshes);
       await advanceClock(app.emu, 3700);
       const client = app.runtime.client(install.memberId);
       try {

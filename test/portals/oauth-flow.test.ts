@@ -55,9 +55,15 @@ describe('OAuth code flow', () => {
     assert.ok(rows.every((row) => row.state_hash !== location.searchParams.get('state')));
   });
 
-  it('an unknown domain → https://{domain}/oauth/authorize/; a malformed one → 400', async () => {
+  it('an unknown domain → https://{domain}/oauth/authorize/ for a cloud portal or an allowed host; any other host → 400; a malformed one → 400', async () => {
     const start = await get(`${app.url}/oauth/start?domain=acme.bitrix24.com`);
     assert.match(start.location!, /^https:\/\/acme\.bitrix24\.com\/oauth\/authorize\/\?client_id=/);
+    const br = await get(`${app.url}/oauth/start?domain=acme.bitrix24.com.br`);
+    assert.equal(br.status, 302);
+    for (const foreign of ['evil.example.com', 'bitrix24.com.evil.example', 'a.b.bitrix24.com', 'acme.bitrix24.com.evil']) {
+      const answer = await get(`${app.url}/oauth/start?domain=${foreign}`);
+      assert.deepEqual([answer.status, answer.body?.error, answer.location], [400, 'B24_ERR_DOMAIN_NOT_ALLOWED', null], foreign);
+    }
     for (const bad of ['', 'localhost', 'evil.com/path', 'a%20b.com']) {
       const answer = await get(`${app.url}/oauth/start?domain=${bad}`);
       assert.deepEqual([answer.status, answer.body?.error], [400, 'B24_ERR_BAD_REQUEST'], bad);
@@ -99,7 +105,7 @@ describe('OAuth code flow', () => {
   it('a state issued for another portal → 400', async () => {
     const start = await get(`${app.url}/oauth/start?domain=other.bitrix24.test`);
     const state = new URL(start.location!).searchParams.get('state')!;
-    const answer = await get(`${app.url}/oauth/callback?code=abc&state=${state}&domain=${install.domain}`);
+    const answer = await get(`${app.url}/oauth/callback?code=abc&state=${state}&domain=${install.domain}&member_id=${install.memberId}`);
     assert.deepEqual([answer.status, answer.body?.error], [400, 'B24_ERR_STATE_INVALID']);
   });
 

@@ -96,7 +96,7 @@ describe('no portal takeover with an ordinary user token', () => {
 
   it("user 2's own live pair (opening the app's page) with the attacker's application_token → 403 B24_ERR_NOT_ADMIN; their refresh token is not spent", async () => {
     const frame = await control<Frame>(app.emu, `/portals/${portal.memberId}/frame`, { userId: 2 });
-    const refreshes = (await portalStats(app.emu, portal.memberId)).refreshes;
+    const refreshes = Number((await portalStats(app.emu, portal.memberId)).refreshes);
     const query = new URLSearchParams(frame.query).toString();
     const answer = await postForm(`${app.url}/install?${query}`, { ...frame.form, APPLICATION_TOKEN: randomBytes(16).toString('hex') });
     assert.deepEqual([answer.status, answer.body.error], [403, 'B24_ERR_NOT_ADMIN']);
@@ -168,7 +168,7 @@ describe('no portal takeover with an ordinary user token', () => {
   it('a genuine re-install by an administrator is accepted: the redeemed pair is stored, the new application_token validates, an audit line names the route and user', async () => {
     const admin = await control<Frame>(app.emu, `/portals/${portal.memberId}/frame`, { userId: 1 });
     const applicationToken = randomBytes(16).toString('hex');
-    const refreshes = (await portalStats(app.emu, portal.memberId)).refreshes;
+    const refreshes = Number((await portalStats(app.emu, portal.memberId)).refreshes);
     const answer = await postForm(`${app.url}/install?${new URLSearchParams(admin.query).toString()}`, { ...admin.form, APPLICATION_TOKEN: applicationToken });
     assert.deepEqual(answer, { status: 200, body: { status: 'success' } });
     assert.equal((await portalStats(app.emu, portal.memberId)).refreshes, refreshes + 1, 'the offered refresh token was redeemed once');
