@@ -37,6 +37,30 @@ export interface WebServerOptions {
   trustProxy?: boolean;
   /** More routes (the app's robots and /metrics), registered after the built-in ones. */
   routes?: (app: FastifyInstance) => void;
+  /**
+   * Time a client has to send the request line and headers, in ms; then 408 and the connection is
+   * closed (a slow-header client holds a socket for nothing). 0 = none. Must not exceed
+   * `requestTimeoutMs`. @defaultValue 5000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a client has to send the whole request, body included, in ms; then 408 and the connection
+   * is closed (a trickled body). Bitrix24 gives an event handler about 3 s for the whole exchange.
+   * 0 = none. @defaultValue 10000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open between requests, in ms. Behind a proxy or
+   * load balancer that reuses connections, set it above the proxy's idle timeout. @defaultValue 5000
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, in ms: a client that stops
+   * reading its answer, a handler that hangs. 0 = none. @defaultValue 30000
+   */
+  connectionTimeoutMs?: number;
+  /** Open connections at most; further ones are closed as soon as they are accepted. 0 = no cap. @defaultValue 1024 */
+  maxConnections?: number;
 }
 
 /** The app's HTTP server: health, readiness, install, the OAuth code flow and the event receiver. */
@@ -47,6 +71,7 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
     trustProxy: options.trustProxy ?? false,
     forceCloseConnections: true,
     return503OnClosing: true,
+    ...serverTimeouts(options),
     routerOptions: {
       // PHP bracket syntax in query strings too; over a limit the query is dropped and the route's own checks answer 400
       querystringParser: (text: string) => {
@@ -64,6 +89,7 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
       void reply.status(400).send({ error: 'B24_ERR_BAD_REQUEST', message: bad });
     },
   });
+  app.server.maxConnections = options.maxConnections ?? 1024;
   registerBodyParsers(app, options.form);
   registerErrorHandlers(app);
 
@@ -82,6 +108,27 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
   }
   options.routes?.(app);
   return app;
+}
+
+/**
+ * Slow clients (slow headers, a trickled body, idle keep-alive sockets) are cut off instead of
+ * holding a connection. Node checks the header and request timeouts only every
+ * `connectionsCheckingInterval` (30 s by default), so the check runs at a quarter of the shorter one.
+ */
+function serverTimeouts(options: WebServerOptions) {
+  const headersTimeout = options.headersTimeoutMs ?? 5000;
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((ms) => ms > 0));
+  return {
+    connectionTimeout: options.connectionTimeoutMs ?? 30_000,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+    requestTimeout,
+    http: {
+      headersTimeout,
+      requestTimeout,
+      ...(Number.isFinite(shortest) ? { connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(shortest / 4))) } : {}),
+    },
+  };
 }
 
 /** A portal's event or robot delivery: the hot path, thousands a second under load. */
