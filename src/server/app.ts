@@ -19,6 +19,8 @@ export interface PortalRoutesOptions {
   nowMs?: () => number;
   /** The app's event inbox; without it, events other than ONAPPUPDATE/ONAPPUNINSTALL answer 501. */
   events?: EventSink;
+  /** Hosts besides Bitrix24 cloud portals and installed ones that `/oauth/start` may redirect to (exact, or `*.suffix`). @defaultValue [] */
+  allowedDomains?: readonly string[];
 }
 
 export interface WebServerOptions {
@@ -103,7 +105,13 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
   if (portals) {
     const nowMs = portals.nowMs ?? Date.now;
     registerInstallRoute(app, { installer: portals.installer, nowMs });
-    registerOAuthRoutes(app, { installer: portals.installer, states: portals.states, store: portals.store, clientId: portals.clientId });
+    registerOAuthRoutes(app, {
+      installer: portals.installer,
+      states: portals.states,
+      store: portals.store,
+      clientId: portals.clientId,
+      ...(portals.allowedDomains ? { allowedDomains: portals.allowedDomains } : {}),
+    });
     registerWebhookRoutes(app, { installer: portals.installer, nowMs, ...(portals.events ? { events: portals.events } : {}) });
   }
   options.routes?.(app);
