@@ -7,6 +7,7 @@
  * so a writer can compare-and-swap on it; `refresh_lease_*` mark the one process allowed to call
  * the token endpoint right now (oauth/portal-token-provider.ts explains the protocol).
  */
+import { randomBytes } from 'node:crypto';
 import { B24Error } from '../errors.js';
 import { safeEqual, type SecretBox } from './crypto.js';
 import type { Store, Transaction } from './types.js';
@@ -116,6 +117,9 @@ type SecretColumn = 'access_token' | 'refresh_token' | 'application_token';
 const INFO_COLUMNS = `member_id, domain, client_endpoint, server_endpoint, expires_at_ms, scope, status, installed_by_user_id, state, version,
   last_refreshed_at_ms, last_used_at_ms, refresh_failures, needs_reauth_since_ms, created_at_ms, updated_at_ms`;
 
+/** The member_id the dummy application_token is sealed for: 32 characters like a real one, and not one (a real member_id is hex). */
+const DUMMY_MEMBER_ID = 'b24kit-no-such-portal-0000000000';
+
 /** Scope arrives comma-separated, and is documented as space-separated (protocol §2.2): accept both. */
 export function parseScope(scope: string | string[] | undefined): string[] {
   if (Array.isArray(scope)) return scope.filter(Boolean);
@@ -127,6 +131,8 @@ export class PortalRegistry {
   readonly #secrets: SecretBox;
   readonly #nowMs: () => number;
   readonly #cleanups = new Map<string, PortalCleanup>();
+  /** See #openDummy. */
+  #dummyApplicationToken: string | undefined;
 
   constructor(options: PortalRegistryOptions) {
     this.#store = options.store;
@@ -351,6 +357,24 @@ export class PortalRegistry {
     return stored !== undefined && candidate !== '' && equal;
   }
 
+  /**
+   * Authenticates an inbound portal call (event, robot, ONAPPUNINSTALL) by its application_token,
+   * with the same work whether or not the portal exists: ONE query (the row's info and sealed
+   * application_token), ONE decrypt and ONE constant-time compare. For an unknown portal (or one
+   * without an application_token) a dummy sealed value of the same shape is opened and compared
+   * instead, so neither the answer nor its timing tells a caller which member_ids are installed
+   * (a portal-existence oracle). `{ ok: true }` only for an exact, non-empty match; the portal's
+   * state is the caller's to judge (an uninstalled portal authenticates too: the caller proved the
+   * secret). Throws B24_ERR_DECRYPT when the stored value does not open (wrong key).
+   */
+  async checkApplicationToken(memberId: string, candidate: string): Promise<{ ok: true; portal: PortalInfo } | { ok: false }> {
+    const row = await this.#store.one<PortalRow>(`SELECT ${INFO_COLUMNS}, application_token FROM portals WHERE member_id = ?`, [memberId]);
+    const sealed = row?.application_token;
+    const stored = sealed ? this.#open(memberId, 'application_token', sealed) : this.#openDummy();
+    const equal = safeEqual(stored, candidate);
+    return row && sealed && candidate !== '' && equal ? { ok: true, portal: info(row) } : { ok: false };
+  }
+
   /** Records use of a portal's token (the keep-alive and the dashboard read it). */
   async touch(memberId: string): Promise<void> {
     await this.#store.run('UPDATE portals SET last_used_at_ms = ? WHERE member_id = ?', [this.#nowMs(), memberId]);
@@ -380,6 +404,16 @@ export class PortalRegistry {
       const result = await tx.run('DELETE FROM portals WHERE member_id = ?', [memberId]);
       return result.rowCount === 1;
     });
+  }
+
+  /**
+   * Opens the dummy application_token: sealed on first use with this registry's key, from a random
+   * value shaped like Bitrix24's (32 hex characters), under a context shaped like a real one. Its
+   * plaintext is never known outside this object, and a match against it is refused anyway.
+   */
+  #openDummy(): string {
+    this.#dummyApplicationToken ??= this.#seal(DUMMY_MEMBER_ID, 'application_token', randomBytes(16).toString('hex'));
+    return this.#open(DUMMY_MEMBER_ID, 'application_token', this.#dummyApplicationToken);
   }
 
   #seal(memberId: string, column: SecretColumn, value: string): string {

@@ -130,6 +130,46 @@ describe('portal registry contract', () => {
     assert.equal(await portals.verifyApplicationToken('m-nobody', input.applicationToken!), false);
   });
 
+  it('checkApplicationToken: the portal for the exact token, one refusal for a wrong token and an unknown portal', async () => {
+    const input = install('m-check');
+    await portals.upsertInstall(input);
+    const token = input.applicationToken!;
+    const ok = await portals.checkApplicationToken('m-check', token);
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.portal, await portals.info('m-check'));
+    assert.ok(!('applicationToken' in ok.portal), 'the answer carries no secret');
+    for (const candidate of [token.slice(0, -1), `${token}x`, token.toUpperCase(), '']) {
+      assert.deepEqual(await portals.checkApplicationToken('m-check', candidate), { ok: false });
+    }
+    assert.deepEqual(await portals.checkApplicationToken('m-nobody', token), { ok: false });
+    // another portal's token does not open this one
+    const other = install('m-check-other');
+    await portals.upsertInstall(other);
+    assert.deepEqual(await portals.checkApplicationToken('m-check', other.applicationToken!), { ok: false });
+  });
+
+  it('checkApplicationToken: an uninstalled portal still authenticates (the caller judges the state); a portal without a token never does', async () => {
+    const input = install('m-check-gone');
+    await portals.upsertInstall(input);
+    await portals.markUninstalled('m-check-gone');
+    const gone = await portals.checkApplicationToken('m-check-gone', input.applicationToken!);
+    assert.ok(gone.ok);
+    assert.equal(gone.portal.state, 'uninstalled');
+    const { applicationToken: _none, ...tokenless } = install('m-check-none');
+    await portals.upsertInstall(tokenless);
+    assert.deepEqual(await portals.checkApplicationToken('m-check-none', ''), { ok: false });
+    assert.deepEqual(await portals.checkApplicationToken('m-check-none', input.applicationToken!), { ok: false });
+  });
+
+  it('checkApplicationToken: a wrong key fails loudly (B24_ERR_DECRYPT) for a known portal, and refuses an unknown one', async () => {
+    const input = install('m-check-key');
+    await portals.upsertInstall(input);
+    const wrong = new PortalRegistry({ store, secrets: createSecretBox(randomBytes(32)), nowMs: () => now });
+    await assert.rejects(wrong.checkApplicationToken('m-check-key', input.applicationToken!), (e: unknown) => e instanceof B24Error && e.code === 'B24_ERR_DECRYPT');
+    // the dummy is sealed with the registry's own key, so unknown portals answer under any key
+    assert.deepEqual(await wrong.checkApplicationToken('m-nobody', input.applicationToken!), { ok: false });
+  });
+
   it('updates tokens only at the expected version (compare-and-swap)', async () => {
     const saved = await portals.upsertInstall(install('m-cas'));
     const pair = { accessToken: 'a2', refreshToken: 'r2', expiresAtMs: now + 3_600_000 };
