@@ -1,7 +1,10 @@
 /**
  * A short memory of successful authentications (member_id + application_token → portal state),
  * so that a burst of events from one portal does not read and decrypt the stored token for each.
- * Only successes are kept, under a hash of the token; a forged token always goes to the store.
+ * Only successes are kept, under a hash of the token; a forged token always goes to the store, and
+ * so does any token for an unknown portal. A hit needs the right token, and a miss costs the same
+ * for unknown and known portals (PortalRegistry.checkApplicationToken): no portal-existence oracle.
+ * Never cache refusals: a "no such portal" entry would answer faster than a wrong token.
  * The price: for `ttlMs` after ONAPPUPDATE (new application_token) or ONAPPUNINSTALL handled by
  * ANOTHER process, this process still accepts the old token (this process drops its entries).
  */

@@ -2,9 +2,11 @@
  * The event receiver, HTTP-free: the route (server/routes/webhooks.ts) and `app.receive()` both
  * call it, so an in-process test runs exactly what a portal's POST runs.
  *
- * validate the form → `auth[member_id]` = the URL's member_id (403) → the portal is known (404)
- * → `auth[application_token]` matches the stored one in constant time (401 missing, 403 wrong) →
- * the portal is not uninstalled (410) → dedupe key → inbox row + job in ONE transaction.
+ * validate the form → `auth[member_id]` = the URL's member_id (403 B24_ERR_MEMBER_MISMATCH) →
+ * `auth[application_token]` present (401 B24_ERR_FORBIDDEN) → the portal exists AND the token
+ * matches its stored one, in one query + one decrypt + one constant-time compare either way (403
+ * B24_ERR_FORBIDDEN, one answer for both: no portal-existence oracle) → the portal is not
+ * uninstalled (410) → dedupe key → inbox row + job in ONE transaction.
  * Every refusal happens before anything is written.
  */
 import { B24Error } from '../errors.js';
@@ -76,8 +78,13 @@ export class EventReceiver {
 
 /**
  * The checks every inbound portal call (event, robot) passes, in this order, before anything is
- * stored. Throws B24_ERR_MEMBER_MISMATCH 403, B24_ERR_PORTAL_NOT_FOUND 404, B24_ERR_FORBIDDEN
- * 401/403, B24_ERR_PORTAL_UNINSTALLED 410.
+ * stored:
+ * 1. `:memberId` ≠ `auth[member_id]` → 403 B24_ERR_MEMBER_MISMATCH (the request alone decides);
+ * 2. no application_token → 401 B24_ERR_FORBIDDEN (the request alone decides);
+ * 3. unknown portal OR wrong token → 403 B24_ERR_FORBIDDEN, the same message, the same work
+ *    (PortalRegistry.checkApplicationToken): a caller without the secret cannot tell which
+ *    member_ids are installed;
+ * 4. right token, portal uninstalled → 410 B24_ERR_PORTAL_UNINSTALLED (the caller proved the secret).
  */
 export async function authenticate(
   portals: PortalRegistry,
@@ -88,19 +95,16 @@ export async function authenticate(
 ): Promise<void> {
   // a handler URL names its portal; a payload for another one is misrouted or an IDOR attempt
   if (urlMemberId !== payloadMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
-  const cached = applicationToken ? cache?.get(urlMemberId, applicationToken) : undefined;
-  if (cached !== undefined) {
-    if (cached === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
-    return;
-  }
-  const portal = await portals.info(urlMemberId);
-  if (!portal) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId: urlMemberId });
   if (!applicationToken) throw new B24Error('B24_ERR_FORBIDDEN', 'auth[application_token] is missing', { status: 401, memberId: urlMemberId });
-  if (!(await portals.verifyApplicationToken(urlMemberId, applicationToken))) {
-    throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId: urlMemberId });
+  // the cache holds successes only: a hit needs the right token, so it tells a stranger nothing
+  let state = cache?.get(urlMemberId, applicationToken);
+  if (state === undefined) {
+    const checked = await portals.checkApplicationToken(urlMemberId, applicationToken);
+    if (!checked.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId: urlMemberId });
+    state = checked.portal.state;
+    cache?.set(urlMemberId, applicationToken, state);
   }
-  cache?.set(urlMemberId, applicationToken, portal.state);
-  if (portal.state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
+  if (state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
 }
 
 export type { EventDelivery };

@@ -45,16 +45,16 @@ describe('forged or misrouted events are rejected with nothing stored', () => {
     await nothingStored();
   });
 
-  it('an unknown portal → 404', async () => {
+  it('an unknown portal → 403 B24_ERR_FORBIDDEN, the same answer as a wrong token (no existence oracle)', async () => {
     const stranger = { ...portal, memberId: randomBytes(16).toString('hex') };
     const answer = await postForm(`${t.url}/webhooks/${stranger.memberId}/event`, eventForm(stranger, 'ONCRMDEALADD', { FIELDS: { ID: '1' } }));
-    assert.deepEqual([answer.status, answer.body.error], [404, 'B24_ERR_PORTAL_NOT_FOUND']);
+    assert.deepEqual([answer.status, answer.body.error], [403, 'B24_ERR_FORBIDDEN']);
     await nothingStored();
   });
 
   it('the refusals are counted in /metrics, and no handler ran', async () => {
     const text = await (await fetch(`${t.url}/metrics`)).text();
-    assert.match(text, /b24kit_events_rejected_total\{reason="B24_ERR_FORBIDDEN"\} 2/);
+    assert.match(text, /b24kit_events_rejected_total\{reason="B24_ERR_FORBIDDEN"\} 3/);
     assert.match(text, /b24kit_events_rejected_total\{reason="B24_ERR_MEMBER_MISMATCH"\} 1/);
     assert.match(text, /b24kit_portals\{state="active"\} 2/);
     assert.equal(runs, 0);
