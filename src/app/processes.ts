@@ -4,6 +4,7 @@
  * worker`). Stopping is the reverse: no new slots, no new requests, running jobs finish (up to
  * the shutdown timeout) or are released with their attempt given back.
  */
+import { isIPv6 } from 'node:net';
 import { Worker } from '../queue/index.js';
 import { Scheduler } from '../scheduler/index.js';
 import { installDemoPortal, startDemoTrickle } from '../runtime/demo.js';
@@ -26,7 +27,7 @@ export interface Roles {
   worker?: boolean;
   /** Fire schedules, the refresh-token keep-alive and the retention purge. @defaultValue true */
   scheduler?: boolean;
-  /** Listen address. @defaultValue the app's `host` */
+  /** Listen address (`b24kit start --host`): wins over the app's. @defaultValue the app's `host` (HOST; '127.0.0.1' in demo mode, '0.0.0.0' otherwise) */
   host?: string;
   /** Listen port (0 = any free one). @defaultValue the app's `port` (PORT, 3000) */
   port?: number;
@@ -94,7 +95,7 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       await server.listen({ port: roles.port ?? settings.port, host });
       const address = server.server.address();
       const port = typeof address === 'object' && address ? address.port : settings.port;
-      url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+      url = `http://${urlHost(host)}:${port}`;
       services.appUrl.current ??= url;
       // in-flight requests finish (their transactions commit before the answer); new ones get 503
       stops.set('web', () => server.close());
@@ -183,4 +184,10 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
     await stopAll();
     throw error;
   }
+}
+
+/** The listen address as a URL's host: a wildcard becomes the loopback, an IPv6 address goes in brackets (HOST=::1). */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return isIPv6(host) ? `[${host}]` : host;
 }

@@ -33,7 +33,7 @@ export interface AppConfig {
   fetch?: typeof fetch;
   /** @defaultValue PORT (3000) */
   port?: number;
-  /** @defaultValue '127.0.0.1' in demo mode, '0.0.0.0' otherwise */
+  /** Listen address. @defaultValue HOST, else '127.0.0.1' in demo mode and '0.0.0.0' otherwise */
   host?: string;
   /** Queue settings: lease, per-portal cap, default retry policy. */
   queue?: Pick<QueueOptions, 'leaseMs' | 'maxRunningPerPortal' | 'defaults'>;
@@ -153,7 +153,7 @@ export function resolveSettings(config: AppConfig): ResolvedSettings {
     nowMs: config.nowMs ?? Date.now,
     fetch: config.fetch,
     port: config.port ?? env?.port ?? 3000,
-    host: config.host ?? (demo ? '127.0.0.1' : '0.0.0.0'),
+    host: config.host ?? env?.host ?? (demo ? '127.0.0.1' : '0.0.0.0'),
     config,
   };
 }

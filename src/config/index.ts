@@ -2,6 +2,7 @@
  * Configuration from the environment, validated once at start. Every problem is reported at once,
  * by variable name; values of secret variables never appear in a message.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { B24Error } from '../errors.js';
 import { parseSecretKey } from '../store/crypto.js';
@@ -42,6 +43,12 @@ export interface B24kitConfig {
   oauthUrlOverride: boolean;
   /** `PORT`. @defaultValue 3000 */
   port: number;
+  /**
+   * `HOST`: the address the web server listens on, an IP address or a hostname (`b24kit start
+   * --host` wins over it). Undefined = the mode's default: '127.0.0.1' in demo mode (the emulator's
+   * portal is local), '0.0.0.0' with credentials (Bitrix24 must reach the app).
+   */
+  host: string | undefined;
   /** `LOG_LEVEL`. @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `B24KIT_ADMIN_TOKEN`: the bearer token of /admin and the admin API; unset = admin disabled. */
@@ -59,6 +66,14 @@ const optionalText = z
   .optional()
   .transform((value) => (value === '' ? undefined : value));
 
+/** RFC 1123: dot-separated labels of letters, digits and inner hyphens, 63 characters each, 253 in all. */
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** An IP address, or a hostname whose last label is not all digits (`1.2.3.999` is a bad IP, not a name). */
+function isHost(value: string): boolean {
+  return isIP(value) !== 0 || (HOSTNAME.test(value) && !/(?:^|\.)\d+$/.test(value));
+}
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const envSchema = z.object({
@@ -72,6 +87,7 @@ const envSchema = z.object({
   PORT: optionalText
     .refine((value) => value === undefined || (/^\d{1,5}$/.test(value) && Number(value) <= 65535), { error: 'must be a port number (0–65535)' })
     .transform((value) => (value === undefined ? undefined : Number(value))),
+  HOST: optionalText.refine((value) => value === undefined || isHost(value), { error: 'must be an IP address or a hostname' }),
   LOG_LEVEL: optionalText.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).optional(),
   ),
@@ -140,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     oauthUrl: (vars.B24_OAUTH_URL ?? DEFAULT_OAUTH_URL).replace(/\/+$/, ''),
     oauthUrlOverride: vars.B24_OAUTH_URL !== undefined,
     port: vars.PORT ?? 3000,
+    host: vars.HOST,
     logLevel: vars.LOG_LEVEL ?? 'info',
     adminToken: vars.B24KIT_ADMIN_TOKEN,
     demo,

@@ -25,6 +25,22 @@ describe('loadConfig', () => {
     assert.equal(config.port, 3000);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.secretKey, undefined);
+    assert.equal(config.host, undefined, "no HOST: the mode's default (127.0.0.1 in demo mode, 0.0.0.0 with credentials)");
+  });
+
+  it('reads HOST: an IP address (v4 or v6) or a hostname', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '10.1.2.3', '::', '::1', 'fd00::5', 'localhost', 'app', 'app-1.internal.example.com']) {
+      assert.equal(loadConfig({ HOST: host }).host, host);
+    }
+    assert.equal(loadConfig({ HOST: '  127.0.0.1 ' }).host, '127.0.0.1');
+    assert.equal(loadConfig({ HOST: '' }).host, undefined);
+  });
+
+  it('refuses a HOST that is neither an IP address nor a hostname, naming HOST', () => {
+    for (const host of ['http://127.0.0.1', '127.0.0.1:8080', '[::1]', '1.2.3.999', 'bad_host', '-leading.example.com', 'a b', 'host/path', `${'a'.repeat(64)}.com`]) {
+      const error = configError({ HOST: host });
+      assert.match(error.message, /HOST must be an IP address or a hostname/, host);
+    }
   });
 
   it('refuses credentials without B24KIT_SECRET_KEY: a generated key is for demo mode only', () => {
@@ -44,6 +60,7 @@ describe('loadConfig', () => {
       B24_APP_URL: 'https://app.example.com/',
       B24_OAUTH_URL: 'https://oauth.bitrix24.tech/',
       PORT: '8080',
+      HOST: '10.0.0.7',
       LOG_LEVEL: 'warn',
       B24KIT_ADMIN_TOKEN: 'a-long-admin-token-value',
     });
@@ -54,6 +71,7 @@ describe('loadConfig', () => {
     assert.equal(config.oauthUrl, 'https://oauth.bitrix24.tech');
     assert.equal(config.oauthUrlOverride, true);
     assert.equal(config.port, 8080);
+    assert.equal(config.host, '10.0.0.7');
     assert.equal(config.logLevel, 'warn');
   });
 
