@@ -4,6 +4,8 @@
  * read when /metrics is scraped, so every process reports the same totals.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ERROR_CODES } from '../errors.js';
+import type { ReceiverObserver } from '../events/receiver.js';
 import type { JobQueue } from '../queue/queue.js';
 import type { B24ClientEvent } from '../rest/hooks.js';
 import type { PortalRegistry } from '../store/portals.js';
@@ -26,13 +28,13 @@ export class AppMetrics {
     const registers = [this.registry];
     this.eventsReceived = new Counter({
       name: 'b24kit_events_received_total',
-      help: 'Event and robot deliveries accepted, by outcome: queued, duplicate (collapsed on the dedupe key), ignored (no handler)',
+      help: 'Event and robot deliveries accepted, by event (declared events, framework events, robot:CODE of declared robots; everything else is "other") and outcome: queued, duplicate (collapsed on the dedupe key), ignored (no handler, nothing stored)',
       labelNames: ['event', 'outcome'],
       registers,
     });
     this.eventsRejected = new Counter({
       name: 'b24kit_events_rejected_total',
-      help: 'Deliveries refused before anything was stored, by error code (forged token, member mismatch, unknown portal, bad form)',
+      help: 'Deliveries refused before anything was stored, by error code (B24_ERR_FORBIDDEN: missing or wrong token, or unknown portal; member mismatch; bad form)',
       labelNames: ['reason'],
       registers,
     });
@@ -79,6 +81,16 @@ export class AppMetrics {
       },
     });
   }
+
+  /**
+   * The event and robot receivers' observer. The receivers bound the `event` label (declared names
+   * or `other`); `reason` is checked against the error registry here as well, so a label value can
+   * only ever come from the code, never from a request.
+   */
+  readonly receiverObserver: ReceiverObserver = {
+    accepted: (label, outcome) => this.eventsReceived.inc({ event: label, outcome }),
+    rejected: (reason) => this.eventsRejected.inc({ reason: Object.hasOwn(ERROR_CODES, reason) ? reason : 'B24_ERR_INTERNAL' }),
+  };
 
   /** The REST client's event hook (B24ClientOptions.onEvent). */
   readonly onRestEvent = (event: B24ClientEvent): void => {

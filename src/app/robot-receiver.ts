@@ -5,11 +5,13 @@
  * event_token: one key per execution), stripped of its tokens (`robotCallRecord`), recorded in
  * the inbox and enqueued in one transaction, acknowledged after the commit. The handler's return
  * values go back with bizproc.event.send from the worker (handlers.ts).
+ * A code the app does not declare (`app.robot`) is answered 200 `ignored` after authentication and
+ * stores nothing; its metric label is `other`, so made-up codes grow neither the inbox nor /metrics.
  */
 import { B24Error } from '../errors.js';
 import type { AuthCache } from '../events/auth-cache.js';
 import type { InboxWriter } from '../events/inbox.js';
-import { authenticate, type ReceivedEvent, type ReceiverObserver } from '../events/receiver.js';
+import { authenticate, OTHER_LABEL, type ReceivedEvent, type ReceiverObserver } from '../events/receiver.js';
 import type { Json } from '../queue/types.js';
 import type { PortalRegistry } from '../store/portals.js';
 import { isRecord } from '../oauth/install-payload.js';
@@ -20,6 +22,7 @@ export interface RobotReceiverOptions {
   writer: InboxWriter;
   portals: PortalRegistry;
   authCache?: AuthCache;
+  /** The job name of a declared robot code, or undefined: the call is then answered `ignored` and stored nowhere. */
   jobNameFor: (code: string) => string | undefined;
   observer?: ReceiverObserver;
 }
@@ -36,12 +39,16 @@ export class RobotReceiver {
       const dedupeKey = robotCallDedupeKey(call);
       const jobName = this.options.jobNameFor(code);
       const event = `robot:${code}`;
+      if (!jobName) {
+        this.options.observer?.accepted?.(OTHER_LABEL, 'ignored');
+        return { status: 'ignored', event, dedupeKey };
+      }
       const outcome = await this.options.writer.record({
         memberId: call.auth.memberId,
         dedupeKey,
         event,
         // tokens never reach the store: the job payload is the call without its secrets
-        ...(jobName ? { job: { name: jobName, payload: robotCallRecord(call) as unknown as Json } } : {}),
+        job: { name: jobName, payload: robotCallRecord(call) as unknown as Json },
       });
       this.options.observer?.accepted?.(event, outcome.status);
       return { ...outcome, event, dedupeKey };

@@ -69,10 +69,7 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
     }
     const jobTypes = Object.fromEntries([...definitions.jobs].map(([name, { options }]) => [jobNames.job(name), options]));
     const queue = new JobQueue({ store, nowMs, logger: logger.child({ module: 'queue' }), jobTypes, ...settings.config.queue });
-    const observer = {
-      accepted: (event: string, outcome: string) => metrics.eventsReceived.inc({ event, outcome }),
-      rejected: (reason: string) => metrics.eventsRejected.inc({ reason }),
-    };
+    const observer = metrics.receiverObserver;
     const appUrl = { current: settings.appUrl };
     // the receivers and clients need the registry the runtime builds; routes and hooks reach them through `late`
     const late: { events?: EventReceiver; robots?: RobotReceiver; clients?: PortalClients; authCache?: AuthCache } = {};

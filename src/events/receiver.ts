@@ -7,20 +7,37 @@
  * matches its stored one, in one query + one decrypt + one constant-time compare either way (403
  * B24_ERR_FORBIDDEN, one answer for both: no portal-existence oracle) → the portal is not
  * uninstalled (410) → dedupe key → inbox row + job in ONE transaction.
- * Every refusal happens before anything is written.
+ * Every refusal happens before anything is written. An event without a job (the app declares no
+ * handler for it) is answered `ignored` and stores nothing: the portal chooses the names it sends,
+ * so neither the inbox nor the metric labels may grow with them (labels: declared names or `other`).
  */
-import { B24Error } from '../errors.js';
+import { B24Error, type ErrorCode } from '../errors.js';
 import type { Json } from '../queue/types.js';
 import type { PortalRegistry } from '../store/portals.js';
 import type { AuthCache } from './auth-cache.js';
+import { OFFLINE_NOTIFY_EVENT } from './bindings.js';
 import { eventDedupeKey } from './dedupe-key.js';
 import { parseEventDelivery, type EventDelivery } from './event-payload.js';
 import type { InboxJob, InboxOutcome, InboxWriter } from './inbox.js';
 
+/**
+ * The framework's own events: worth a metric label of their own even when the app declares no
+ * handler (ONOFFLINEEVENT: the offline queue's ping; the lifecycle events the installer handles).
+ */
+export const FRAMEWORK_EVENTS: ReadonlySet<string> = new Set(['ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPUNINSTALL', OFFLINE_NOTIFY_EVENT]);
+
+/** The one label of every event or robot code the app does not declare. */
+export const OTHER_LABEL = 'other';
+
 /** Counters the receiver reports to (metrics.ts); all optional. */
 export interface ReceiverObserver {
-  accepted?(event: string, outcome: InboxOutcome['status']): void;
-  rejected?(reason: string): void;
+  /**
+   * A delivery was answered 200. `label` is a declared event name, a framework event, `robot:CODE`
+   * of a declared robot, or `other`: never a name the caller made up (bounded cardinality).
+   */
+  accepted?(label: string, outcome: InboxOutcome['status']): void;
+  /** A delivery was refused; `reason` is a code of the error registry (errors.ts). */
+  rejected?(reason: ErrorCode): void;
 }
 
 export interface EventReceiverOptions {
@@ -29,7 +46,11 @@ export interface EventReceiverOptions {
   portals: PortalRegistry;
   /** Remembers recent successful authentications (auth-cache.ts). @defaultValue none */
   authCache?: AuthCache;
-  /** The job name for an event, or undefined when the app has no handler for it. */
+  /**
+   * The job name for an event, or undefined when the app has no handler for it. An event without a
+   * job is answered `ignored`, stored nowhere, and counted under the label `other` (unless it is
+   * one of FRAMEWORK_EVENTS).
+   */
   jobNameFor: (event: string) => string | undefined;
   /**
    * A job of its own for a delivery, consulted before `jobNameFor`: e.g. the ONOFFLINEEVENT ping,
@@ -66,8 +87,14 @@ export class EventReceiver {
       });
       const jobName = this.#options.jobNameFor(delivery.event);
       const job = this.#options.jobFor?.(delivery) ?? (jobName ? { name: jobName, payload: delivery as unknown as Json } : undefined);
-      const outcome = await this.#options.writer.record({ memberId: identity.memberId, dedupeKey, event: delivery.event, ...(job ? { job } : {}) });
-      this.#options.observer?.accepted?.(delivery.event, outcome.status);
+      const label = job || FRAMEWORK_EVENTS.has(delivery.event) ? delivery.event : OTHER_LABEL;
+      if (!job) {
+        // a row per made-up name would let one token grow the inbox without bound: count it only
+        this.#options.observer?.accepted?.(label, 'ignored');
+        return { status: 'ignored', event: delivery.event, dedupeKey };
+      }
+      const outcome = await this.#options.writer.record({ memberId: identity.memberId, dedupeKey, event: delivery.event, job });
+      this.#options.observer?.accepted?.(label, outcome.status);
       return { ...outcome, event: delivery.event, dedupeKey };
     } catch (error) {
       this.#options.observer?.rejected?.(error instanceof B24Error ? error.code : 'B24_ERR_INTERNAL');
