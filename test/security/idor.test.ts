@@ -296,13 +296,13 @@ describe('OAuth callback: the gaps oauth-flow.test.ts leaves open', () => {
     assert.deepEqual((await snapshot(t.store)).portals, before.portals);
   });
 
-  it('a code of portal A under member_id=B (state for A or for B) → 403 B24_ERR_FORBIDDEN, B untouched', async () => {
+  it('a code of portal A under member_id=B → refused, B untouched (A’s state: 400 B24_ERR_STATE_INVALID; B’s state: 403 B24_ERR_FORBIDDEN)', async () => {
     const before = await snapshot(t.store);
-    // state and code of A, member_id edited to B
+    // state and code of A, member_id edited to B: the state records A's member_id
     const edited = await callbackFor(a.domain);
     edited.searchParams.set('member_id', b.memberId);
     const answer = await get(edited);
-    assert.deepEqual([answer.status, answer.body.error], [403, 'B24_ERR_FORBIDDEN'], JSON.stringify(answer.body));
+    assert.deepEqual([answer.status, answer.body.error], [400, 'B24_ERR_STATE_INVALID'], JSON.stringify(answer.body));
     // a state issued for B's domain, A's code, B's identity in the query
     const forB = await callbackFor(b.domain);
     const ofA = await callbackFor(a.domain);
