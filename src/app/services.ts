@@ -95,8 +95,12 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       hooks: {
         onInstalled: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
         onUpdated: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
+        // events of an uninstalled portal answer 410 at once in this process (others: within authCacheMs)
+        onUninstalled: [(portal) => late.authCache?.forget(portal.memberId)],
       },
       ...(settings.fetch ? { fetch: settings.fetch } : {}),
+      allowedDomains: settings.portalDomains,
+      onCredentials: metrics.onCredentials,
       events: { accept: (memberId, body) => late.events!.accept(memberId, body) },
       routes: (server) => {
         registerRobotRoutes(server, { accept: (memberId, code, body) => late.robots!.accept(memberId, code, body) });

@@ -97,6 +97,7 @@ export class PortalInstaller {
     const hooks = emptyLifecycleHooks();
     hooks.onInstalled.push(...(options.hooks?.onInstalled ?? []));
     hooks.onUpdated.push(...(options.hooks?.onUpdated ?? []));
+    hooks.onUninstalled.push(...(options.hooks?.onUninstalled ?? []));
     this.#hooks = hooks;
     this.#logger = options.logger ?? silentLogger;
     this.#fetch = options.fetch;
@@ -156,9 +157,10 @@ export class PortalInstaller {
    */
   async uninstall(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined; clean: boolean }): Promise<{ purged: boolean }> {
     assertSameMember(urlMemberId, event.memberId);
-    await this.#requireKnown(event.memberId);
     await this.#requireApplicationToken(event.memberId, event.applicationToken);
     await this.#portals.markUninstalled(event.memberId);
+    const uninstalled = await this.#portals.info(event.memberId);
+    if (uninstalled) await this.#runHooks('onUninstalled', uninstalled);
     const purged = event.clean ? await this.#portals.purge(event.memberId) : false;
     this.#logger.info({ memberId: event.memberId, purged }, 'app uninstalled');
     return { purged };
@@ -166,11 +168,11 @@ export class PortalInstaller {
 
   /**
    * Authenticates an event for a stored portal by its application_token (constant time). Throws
-   * B24_ERR_MEMBER_MISMATCH / B24_ERR_PORTAL_NOT_FOUND / B24_ERR_FORBIDDEN.
+   * B24_ERR_MEMBER_MISMATCH / B24_ERR_BAD_REQUEST (no token) / B24_ERR_FORBIDDEN (wrong token or
+   * unknown portal: the same answer, so it tells nobody which portals are installed here).
    */
   async authenticateEvent(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined }): Promise<void> {
     assertSameMember(urlMemberId, event.memberId);
-    await this.#requireKnown(event.memberId);
     await this.#requireApplicationToken(event.memberId, event.applicationToken);
   }
 
@@ -362,15 +364,11 @@ export class PortalInstaller {
     return info;
   }
 
-  async #requireKnown(memberId: string): Promise<void> {
-    if (!(await this.#portals.info(memberId))) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId });
-  }
-
   async #requireApplicationToken(memberId: string, candidate: string | undefined): Promise<void> {
     if (!candidate) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { status: 400, memberId });
-    if (!(await this.#portals.verifyApplicationToken(memberId, candidate))) {
-      throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId });
-    }
+    // the same work and the same answer for an unknown portal and a wrong token (no existence oracle)
+    const check = await this.#portals.checkApplicationToken(memberId, candidate);
+    if (!check.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId });
   }
 
   async #runHooks(kind: keyof PortalLifecycleHooks, portal: PortalInfo): Promise<void> {

@@ -15,8 +15,10 @@ export interface PortalLifecycleHooks {
   onInstalled: PortalHook[];
   /** After ONAPPUPDATE stored the new application_token and tokens. */
   onUpdated: PortalHook[];
+  /** After ONAPPUNINSTALL marked the portal uninstalled (before a CLEAN purge). */
+  onUninstalled: PortalHook[];
 }
 
 export function emptyLifecycleHooks(): PortalLifecycleHooks {
-  return { onInstalled: [], onUpdated: [] };
+  return { onInstalled: [], onUpdated: [], onUninstalled: [] };
 }

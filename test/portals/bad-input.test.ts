@@ -187,10 +187,13 @@ describe('lifecycle events: wrong application_token, member_id mismatch, unknown
     assert.equal((await app.runtime.portals.require(other.memberId)).state, 'active');
   });
 
-  it('an unknown portal → 404 B24_ERR_PORTAL_NOT_FOUND', async () => {
+  it('ONAPPUNINSTALL for an unknown portal → 403 B24_ERR_FORBIDDEN, the same answer as a wrong token (no oracle of installed portals)', async () => {
     const stranger = 'f'.repeat(32);
     const answer = await postForm(`${app.url}/webhooks/${stranger}/event`, uninstallForm(stranger, install.application_token));
-    assert.deepEqual([answer.status, answer.body.error], [404, 'B24_ERR_PORTAL_NOT_FOUND']);
+    assert.deepEqual([answer.status, answer.body.error, answer.body.message], [403, 'B24_ERR_FORBIDDEN', 'application_token does not match the stored one']);
+    const wrong = await postForm(hook, uninstallForm(install.memberId, randomBytes(16).toString('hex')));
+    assert.deepEqual([wrong.status, wrong.body.error, wrong.body.message], [answer.status, answer.body.error, answer.body.message]);
+    await unchanged();
   });
 
   it('ONAPPUPDATE with forged tokens → 403, application_token and tokens unchanged', async () => {
