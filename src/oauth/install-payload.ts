@@ -135,18 +135,19 @@ export function parseEventIdentity(body: FormBody): EventIdentity {
 function reader(source: Record<string, unknown>) {
   const missing: string[] = [];
   const invalid: string[] = [];
-  const text = (name: string): string | undefined => {
+  // secrets and ids are taken exactly as sent: ` token` is not `token` (a secret is compared byte for byte)
+  const text = (name: string, trim = true): string | undefined => {
     const value = source[name];
     if (value === undefined || value === '') return undefined;
     if (typeof value !== 'string') {
       invalid.push(name);
       return undefined;
     }
-    return value.trim();
+    return trim ? value.trim() : value;
   };
   return {
     token(name: string, optional = false): string | undefined {
-      const value = text(name);
+      const value = text(name, false);
       if (value === undefined) {
         if (!optional) missing.push(name);
         return undefined;
@@ -155,7 +156,7 @@ function reader(source: Record<string, unknown>) {
       return value;
     },
     memberId(name: string): string | undefined {
-      const value = text(name);
+      const value = text(name, false);
       if (value === undefined) missing.push(name);
       else if (!MEMBER_ID.test(value)) invalid.push(name);
       return value;
