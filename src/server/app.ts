@@ -90,6 +90,7 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
       const bad = (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
       void reply.status(400).send({ error: 'B24_ERR_BAD_REQUEST', message: bad });
     },
+    clientErrorHandler: answerClientError,
   });
   app.server.maxConnections = options.maxConnections ?? 1024;
   registerBodyParsers(app, options.form);
@@ -137,6 +138,28 @@ function serverTimeouts(options: WebServerOptions) {
       ...(Number.isFinite(shortest) ? { connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(shortest / 4))) } : {}),
     },
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (a malformed request line or
+ * header, headers over 16 KiB, a header or request timeout) answer in the same shape as every other
+ * error — `{ error: 'B24_ERR_…', message }` — and the connection is closed.
+ */
+function answerClientError(error: Error & { code?: string }, socket: import('node:net').Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'Request header fields too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time']
+        : [400, 'Bad Request', 'Malformed HTTP request'];
+  const body = JSON.stringify({ error: 'B24_ERR_BAD_REQUEST', message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** A portal's event or robot delivery: the hot path, thousands a second under load. */

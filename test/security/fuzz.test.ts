@@ -636,9 +636,6 @@ describe('malformed HTTP below the router (raw socket)', () => {
 
   it(
     'each answers in the B24 error shape',
-    {
-      todo: 'FINDING: Node’s HTTP parser refuses these before Fastify routes them; Fastify’s default clientError handler answers {"error":"Bad Request","message":"Client Error","statusCode":400} (431 {"error":"Request Header Fields Too Large",…} for a header or request line over 16 KiB) — not {"error":"B24_ERR_…"}. Fix: a `clientErrorHandler` server option',
-    },
     async () => {
       const wrong: string[] = [];
       for (const [what, bytes] of PROBES) {
