@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_CODES } from '../errors.js';
+import type { CredentialsAudit } from '../oauth/installer.js';
 import type { ReceiverObserver } from '../events/receiver.js';
 import type { JobQueue } from '../queue/queue.js';
 import type { B24ClientEvent } from '../rest/hooks.js';
@@ -23,6 +24,7 @@ export class AppMetrics {
   readonly handlerSeconds: Histogram<'kind'>;
   readonly restRequests: Counter<'status' | 'error_code'>;
   readonly restRetries: Counter<'reason'>;
+  readonly portalCredentials: Counter<'route' | 'outcome'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -58,6 +60,12 @@ export class AppMetrics {
       registers,
     });
     this.restRetries = new Counter({ name: 'b24kit_rest_retries_total', help: 'REST calls tried again, by reason', labelNames: ['reason'], registers });
+    this.portalCredentials = new Counter({
+      name: 'b24kit_portal_credentials_total',
+      help: "Attempts to store a portal's credentials, by route (install, update, oauth-callback) and outcome (stored, or the refusal's error code: B24_ERR_NOT_ADMIN, B24_ERR_CREDENTIALS_UNPROVEN, …)",
+      labelNames: ['route', 'outcome'],
+      registers,
+    });
     new Gauge({
       name: 'b24kit_jobs',
       help: 'Jobs in the store by state (all processes)',
@@ -90,6 +98,11 @@ export class AppMetrics {
   readonly receiverObserver: ReceiverObserver = {
     accepted: (label, outcome) => this.eventsReceived.inc({ event: label, outcome }),
     rejected: (reason) => this.eventsRejected.inc({ reason: Object.hasOwn(ERROR_CODES, reason) ? reason : 'B24_ERR_INTERNAL' }),
+  };
+
+  /** The installer's audit hook (PortalInstallerOptions.onCredentials). */
+  readonly onCredentials = (entry: CredentialsAudit): void => {
+    this.portalCredentials.inc({ route: entry.route, outcome: entry.outcome === 'stored' || Object.hasOwn(ERROR_CODES, entry.outcome) ? entry.outcome : 'B24_ERR_INTERNAL' });
   };
 
   /** The REST client's event hook (B24ClientOptions.onEvent). */

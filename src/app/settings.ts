@@ -33,6 +33,11 @@ export interface AppConfig {
   fetch?: typeof fetch;
   /** @defaultValue PORT (3000) */
   port?: number;
+  /**
+   * Hosts `/oauth/start` may redirect to besides Bitrix24 cloud portals and installed portals: exact
+   * hosts or `*.suffix` (docs/security.md). @defaultValue B24KIT_PORTAL_DOMAINS; in demo mode also `*.bitrix24.test`
+   */
+  portalDomains?: string[];
   /** Listen address. @defaultValue HOST, else '127.0.0.1' in demo mode and '0.0.0.0' otherwise */
   host?: string;
   /** Queue settings: lease, per-portal cap, default retry policy. */
@@ -130,6 +135,7 @@ export interface ResolvedSettings {
   fetch: typeof fetch | undefined;
   port: number;
   host: string;
+  portalDomains: string[];
   config: AppConfig;
 }
 
@@ -154,6 +160,8 @@ export function resolveSettings(config: AppConfig): ResolvedSettings {
     fetch: config.fetch,
     port: config.port ?? env?.port ?? 3000,
     host: config.host ?? env?.host ?? (demo ? '127.0.0.1' : '0.0.0.0'),
+    // the demo emulator's portals live under *.bitrix24.test
+    portalDomains: config.portalDomains ?? [...(env?.portalDomains ?? []), ...(demo ? ['*.bitrix24.test'] : [])],
     config,
   };
 }

@@ -49,6 +49,12 @@ export interface B24kitConfig {
    * portal is local), '0.0.0.0' with credentials (Bitrix24 must reach the app).
    */
   host: string | undefined;
+  /**
+   * `B24KIT_PORTAL_DOMAINS` (comma-separated): hosts `/oauth/start` may send a browser to besides
+   * Bitrix24 cloud portals and the portals installed here — exact hosts, or `*.example.com` for any
+   * subdomain (on-premise portals; the emulator's `*.bitrix24.test` in development). @defaultValue []
+   */
+  portalDomains: string[];
   /** `LOG_LEVEL`. @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `B24KIT_ADMIN_TOKEN`: the bearer token of /admin and the admin API; unset = admin disabled. */
@@ -76,6 +82,8 @@ function isHost(value: string): boolean {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+const PORTAL_DOMAIN_PATTERN = /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+(:\d{1,5})?$/i;
+
 const envSchema = z.object({
   DATABASE_URL: optionalText,
   B24KIT_SECRET_KEY: optionalText,
@@ -88,6 +96,10 @@ const envSchema = z.object({
     .refine((value) => value === undefined || (/^\d{1,5}$/.test(value) && Number(value) <= 65535), { error: 'must be a port number (0–65535)' })
     .transform((value) => (value === undefined ? undefined : Number(value))),
   HOST: optionalText.refine((value) => value === undefined || isHost(value), { error: 'must be an IP address or a hostname' }),
+  B24KIT_PORTAL_DOMAINS: optionalText.refine(
+    (value) => value === undefined || value.split(',').every((entry) => PORTAL_DOMAIN_PATTERN.test(entry.trim())),
+    { error: 'must be comma-separated hosts (acme.example.com, *.example.com, optionally with :port)' },
+  ),
   LOG_LEVEL: optionalText.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).optional(),
   ),
@@ -157,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     oauthUrlOverride: vars.B24_OAUTH_URL !== undefined,
     port: vars.PORT ?? 3000,
     host: vars.HOST,
+    portalDomains: vars.B24KIT_PORTAL_DOMAINS?.split(',').map((entry) => entry.trim().toLowerCase()) ?? [],
     logLevel: vars.LOG_LEVEL ?? 'info',
     adminToken: vars.B24KIT_ADMIN_TOKEN,
     demo,

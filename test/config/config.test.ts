@@ -36,6 +36,18 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ HOST: '' }).host, undefined);
   });
 
+  it('reads B24KIT_PORTAL_DOMAINS (exact hosts and *.suffix) and refuses anything else, naming it', () => {
+    assert.deepEqual(loadConfig({}).portalDomains, []);
+    assert.deepEqual(loadConfig({ B24KIT_PORTAL_DOMAINS: 'CRM.example.com, *.bitrix24.test,portal.example.org:8443' }).portalDomains, [
+      'crm.example.com',
+      '*.bitrix24.test',
+      'portal.example.org:8443',
+    ]);
+    for (const bad of ['https://crm.example.com', 'crm.example.com/path', '*', '*.', 'a b.com', 'crm.example.com,,x.com']) {
+      assert.match(configError({ B24KIT_PORTAL_DOMAINS: bad }).message, /B24KIT_PORTAL_DOMAINS/, bad);
+    }
+  });
+
   it('refuses a HOST that is neither an IP address nor a hostname, naming HOST', () => {
     for (const host of ['http://127.0.0.1', '127.0.0.1:8080', '[::1]', '1.2.3.999', 'bad_host', '-leading.example.com', 'a b', 'host/path', `${'a'.repeat(64)}.com`]) {
       const error = configError({ HOST: host });
