@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rest } from '../helpers/emulator.js';
+import { control, rest } from '../helpers/emulator.js';
 import type { EmulatorInstall } from '../portals/helpers.js';
 import { fireAndFlush, startTestApp, waitFor, type TestApp } from './helpers.js';
 
@@ -41,7 +41,9 @@ describe('ctx.once across a retry', () => {
     assert.equal(effects, 1, 'the side effect ran once');
     assert.equal(dealIds.length, 2);
     assert.equal(dealIds[0], dealIds[1], 'the retry got the stored deal id');
-    const list = await rest({ clientEndpoint: portal.client_endpoint, accessToken: portal.access_token } as never, 'crm.deal.list', { select: ['ID'] });
+    // the install's own pair was redeemed by the app; an admin opening the app's page has a live token
+    const frame = await control<{ form: { AUTH_ID: string } }>(t.emu, `/portals/${portal.memberId}/frame`, { userId: 1 });
+    const list = await rest({ clientEndpoint: portal.client_endpoint, accessToken: frame.form.AUTH_ID } as never, 'crm.deal.list', { select: ['ID'] });
     assert.equal((list.body.result as unknown[]).length, 1, 'one deal on the portal');
   });
 });

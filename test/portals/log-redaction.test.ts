@@ -28,6 +28,9 @@ describe('log redaction', () => {
   it('install, refresh, update, the code flow and refused requests log no secret', async () => {
     const install = await emulatorInstall(app.emu, app.url);
     remember(install.access_token, install.refresh_token, install.application_token);
+    // the pair the app redeemed at install
+    const redeemed = await app.runtime.portals.require(install.memberId);
+    remember(redeemed.accessToken, redeemed.refreshToken);
     const hook = `${app.url}/webhooks/${install.memberId}/event`;
 
     // refresh
@@ -45,6 +48,8 @@ describe('log redaction', () => {
     // update (new application_token and tokens)
     const update = await control<{ access_token: string; refresh_token: string; application_token: string }>(app.emu, `/portals/${install.memberId}/update`);
     remember(update.access_token, update.refresh_token, update.application_token);
+    const updated = await app.runtime.portals.require(install.memberId);
+    remember(updated.accessToken, updated.refreshToken);
 
     // the code flow: code and state travel in query strings
     const start = await fetch(`${app.url}/oauth/start?domain=${install.domain}`, { redirect: 'manual' });
