@@ -129,3 +129,16 @@ export function installForm(install: EmulatorInstall, overrides: Record<string, 
 export async function rawPortal(store: Store, memberId: string): Promise<Record<string, unknown> | undefined> {
   return store.one('SELECT * FROM portals WHERE member_id = ?', [memberId]);
 }
+
+/** GETs `url` without following redirects: status, Location and the JSON body (undefined when not JSON). */
+export async function getManual(url: string): Promise<{ status: number; location: string | null; body: Record<string, unknown> | undefined }> {
+  const response = await fetch(url, { redirect: 'manual' });
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, location: response.headers.get('location'), body };
+}

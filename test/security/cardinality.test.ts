@@ -10,35 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { INBOX_TABLE } from '../../src/events/inbox.js';
 import { countRows, eventForm, startTestApp, waitFor, type TestApp } from '../app/helpers.js';
 import { postForm, type EmulatorInstall } from '../portals/helpers.js';
+import { robotForm } from './helpers.js';
 
 const MADE_UP_EVENTS = 300;
 const MADE_UP_ROBOTS = 50;
-
-/** A robot call as a portal POSTs it (protocol §7.2), for `code`. */
-function robotForm(install: EmulatorInstall, code: string): Record<string, unknown> {
-  const workflowId = randomBytes(8).toString('hex');
-  return {
-    workflow_id: workflowId,
-    code,
-    document_id: ['crm', 'CCrmDocumentDeal', 'DEAL_1'],
-    document_type: ['crm', 'CCrmDocumentDeal', 'DEAL'],
-    event_token: `${workflowId}|A1_1_1_1|${randomBytes(16).toString('hex')}`,
-    properties: {},
-    use_subscription: 'Y',
-    timeout_duration: '0',
-    ts: '1767225600',
-    auth: {
-      domain: install.domain,
-      client_endpoint: install.client_endpoint,
-      server_endpoint: install.server_endpoint,
-      member_id: install.memberId,
-      application_token: install.application_token,
-      user_id: '1',
-      status: 'L',
-      scope: 'crm,bizproc',
-    },
-  };
-}
 
 /** The distinct values of one label of one metric in a /metrics text. */
 function labelValues(text: string, metric: string, label: string): Set<string> {

@@ -16,20 +16,7 @@ import type { Store } from '../../src/store/types.js';
 import { eventForm, startTestApp, type TestApp } from '../app/helpers.js';
 import { createTestDatabase, type TestDatabase } from '../contract/helpers/store.js';
 import { postForm, type EmulatorInstall } from '../portals/helpers.js';
-
-/** A robot call as a portal POSTs it (protocol §7.2). */
-function robotForm(install: EmulatorInstall, code: string, auth: Record<string, string> = {}): Record<string, unknown> {
-  const workflowId = randomBytes(8).toString('hex');
-  return {
-    workflow_id: workflowId,
-    code,
-    document_id: ['crm', 'CCrmDocumentDeal', 'DEAL_1'],
-    document_type: ['crm', 'CCrmDocumentDeal', 'DEAL'],
-    event_token: `${workflowId}|A1_1_1_1|${randomBytes(16).toString('hex')}`,
-    ts: '1767225600',
-    auth: { domain: install.domain, member_id: install.memberId, application_token: install.application_token, user_id: '1', ...auth },
-  };
-}
+import { robotForm } from './helpers.js';
 
 /** The same portal under a member_id nobody installed (its token is then a wrong one too). */
 function stranger(install: EmulatorInstall): EmulatorInstall {

@@ -11,19 +11,7 @@ import assert from 'node:assert/strict';
 import { OAuthStateStore } from '../../src/oauth/oauth-state.js';
 import { advanceClock } from '../helpers/emulator.js';
 import { startHandlerServer, type HandlerServer } from '../helpers/handler-server.js';
-import { emulatorInstall, startAppUnderTest, type AppUnderTest, type EmulatorInstall } from '../portals/helpers.js';
-
-async function get(url: string): Promise<{ status: number; location: string | null; body: Record<string, unknown> | undefined }> {
-  const response = await fetch(url, { redirect: 'manual' });
-  const text = await response.text();
-  let body: Record<string, unknown> | undefined;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, location: response.headers.get('location'), body };
-}
+import { emulatorInstall, getManual as get, startAppUnderTest, type AppUnderTest, type EmulatorInstall } from '../portals/helpers.js';
 
 describe('OAuth flow abuse', () => {
   let app: AppUnderTest;
