@@ -1,25 +1,25 @@
 /**
- * `POST /webhooks/:memberId/event`: the portal's event receiver. The general receiver (validate,
- * dedupe, persist + enqueue, 200 in ms) comes with the events issue; for now it handles the app's
- * lifecycle events:
+ * `POST /webhooks/:memberId/event`: the portal's event receiver.
  *
  * - ONAPPUPDATE (protocol §2.4): carries the NEW application_token, so the stored one cannot vouch
- *   for it; the payload's tokens are verified with app.info instead, then application_token and
- *   tokens are replaced and the onUpdated hooks run. → 200 `{"status":"success"}`.
+ *   for it; the payload's tokens pass the install's checks instead (app.info, an administrator, the
+ *   refresh token redeemed: oauth/installer.ts), then application_token and tokens are replaced and
+ *   the onUpdated hooks run. → 200 `{"status":"success"}`.
  * - ONAPPUNINSTALL (protocol §2.5): no tokens; application_token compared with the stored one in
  *   constant time. The portal becomes `uninstalled`; `data[CLEAN]=1` wipes its data. → 200.
  * - Any other event goes to the durable inbox (events/receiver.ts): authenticated, deduplicated,
  *   recorded and enqueued in one transaction, then 200 `{"status":"queued"|"duplicate"|"ignored"}`
- *   (`ignored`: the app has no handler for it; recorded, no job).
+ *   (`ignored`: the app declares no handler for it; counted, nothing stored).
  *   A server built without an app (no `events` option) authenticates the event and answers 501
  *   B24_ERR_EVENT_NOT_HANDLED: nothing is stored, and an honest 501 shows up in the portal's
  *   delivery log instead of a 200 for an event that was dropped.
  *
  * Errors: 400 B24_ERR_BAD_REQUEST (no event, no auth, malformed fields), 403 B24_ERR_MEMBER_MISMATCH
- * (`:memberId` ≠ `auth[member_id]`), 404 B24_ERR_PORTAL_NOT_FOUND, 401/403 B24_ERR_FORBIDDEN (missing
- * or wrong application_token, or app.info refused the update's token), 410 B24_ERR_PORTAL_UNINSTALLED
- * (inbox only), 502 B24_ERR_OAUTH_UNAVAILABLE.
- * Nothing is stored on any of them.
+ * (`:memberId` ≠ `auth[member_id]`), 401/403 B24_ERR_FORBIDDEN (missing or wrong application_token —
+ * an unknown portal gets the same 403 — or app.info refused the update's token), 403
+ * B24_ERR_NOT_ADMIN / B24_ERR_CREDENTIALS_UNPROVEN (update), 404 B24_ERR_PORTAL_NOT_FOUND (a verified
+ * update for a portal never installed here), 410 B24_ERR_PORTAL_UNINSTALLED (inbox only), 502
+ * B24_ERR_OAUTH_UNAVAILABLE. Nothing is stored on any of them.
  */
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';
