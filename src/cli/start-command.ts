@@ -10,7 +10,7 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('Run the app: web server (PORT, default 3000), worker and scheduler; demo mode with a built-in emulator when B24_CLIENT_ID is unset')
     .option('--app <module>', 'a module whose default export is the app (createApp()); default: the demo app in demo mode, else no handlers')
-    .option('--host <host>', 'address to listen on (default 127.0.0.1 in demo mode, 0.0.0.0 otherwise)')
+    .option('--host <host>', 'address to listen on (default HOST, else 127.0.0.1 in demo mode and 0.0.0.0 otherwise)')
     .option('--keep-alive <cron>', 'cron pattern of the refresh-token keep-alive', '17 * * * *')
     .addHelpText(
       'after',
