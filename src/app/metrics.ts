@@ -97,12 +97,12 @@ export class AppMetrics {
    */
   readonly receiverObserver: ReceiverObserver = {
     accepted: (label, outcome) => this.eventsReceived.inc({ event: label, outcome }),
-    rejected: (reason) => this.eventsRejected.inc({ reason: Object.hasOwn(ERROR_CODES, reason) ? reason : 'B24_ERR_INTERNAL' }),
+    rejected: (reason) => this.eventsRejected.inc({ reason: codeLabel(reason) }),
   };
 
   /** The installer's audit hook (PortalInstallerOptions.onCredentials). */
   readonly onCredentials = (entry: CredentialsAudit): void => {
-    this.portalCredentials.inc({ route: entry.route, outcome: entry.outcome === 'stored' || Object.hasOwn(ERROR_CODES, entry.outcome) ? entry.outcome : 'B24_ERR_INTERNAL' });
+    this.portalCredentials.inc({ route: entry.route, outcome: entry.outcome === 'stored' ? 'stored' : codeLabel(entry.outcome) });
   };
 
   /** The REST client's event hook (B24ClientOptions.onEvent). */
@@ -110,4 +110,9 @@ export class AppMetrics {
     if (event.type === 'request') this.restRequests.inc({ status: String(event.status), error_code: event.errorCode ?? '' });
     else if (event.type === 'retry') this.restRetries.inc({ reason: event.reason });
   };
+}
+
+/** A label value from an error code: one of the registry's codes, never free text (bounded series). */
+function codeLabel(code: string): string {
+  return Object.hasOwn(ERROR_CODES, code) ? code : 'B24_ERR_INTERNAL';
 }

@@ -11,7 +11,7 @@
  * would answer `true` to anything.
  */
 import { B24Error } from '../errors.js';
-import { postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
+import { postTokenForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
 
 export interface AdminCheck {
   /** A trusted REST base of the portal, e.g. `https://acme.bitrix24.com/rest/`. */
@@ -33,12 +33,7 @@ export async function requirePortalAdmin(check: AdminCheck): Promise<void> {
   const url = `${check.clientEndpoint.replace(/\/+$/, '')}/user.admin.json`;
   let response: OAuthAnswer;
   try {
-    response = await postOAuthForm(url, { auth: check.accessToken }, {
-      timeoutMs: check.timeoutMs ?? 10_000,
-      // the form carries a token: never send it on to wherever a redirect points
-      redirect: 'manual',
-      ...(check.fetch !== undefined ? { fetch: check.fetch } : {}),
-    });
+    response = await postTokenForm(url, check.accessToken, check);
   } catch (error) {
     throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'The portal could not be asked whether the user is an administrator (user.admin)', {
       status: 502,

@@ -4,7 +4,7 @@
  * says which app (client_id) and which portal (member_id) a token belongs to.
  */
 import { B24Error } from '../errors.js';
-import { postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
+import { postTokenForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
 
 export interface AppInfoCheck {
   /** The OAuth server's REST base, e.g. `https://oauth.bitrix.info/rest/` (from trustedServerEndpoint). */
@@ -44,12 +44,7 @@ export async function verifyWithAppInfo(check: AppInfoCheck): Promise<VerifiedIn
   const url = `${check.serverEndpoint.replace(/\/+$/, '')}/app.info`;
   let response: OAuthAnswer;
   try {
-    response = await postOAuthForm(url, { auth: check.accessToken }, {
-      timeoutMs: check.timeoutMs ?? 10_000,
-      // never forward the token to wherever a redirect points
-      redirect: 'manual',
-      ...(check.fetch !== undefined ? { fetch: check.fetch } : {}),
-    });
+    response = await postTokenForm(url, check.accessToken, check);
   } catch (error) {
     throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} could not be reached`, { status: 502, cause: unreachableCause(error) });
   }

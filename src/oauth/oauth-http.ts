@@ -52,6 +52,18 @@ export async function postOAuthForm(url: string, form: Record<string, string>, o
   return { status: response.status, ok: response.ok, body: jsonObject(text) };
 }
 
+/**
+ * POSTs `auth=<accessToken>` to a REST method of the OAuth server or a portal. A redirect is not
+ * followed: the form carries a token, and wherever a redirect points must not receive it.
+ */
+export function postTokenForm(url: string, accessToken: string, options: { timeoutMs?: number; fetch?: typeof fetch }): Promise<OAuthAnswer> {
+  return postOAuthForm(url, { auth: accessToken }, {
+    timeoutMs: options.timeoutMs ?? 10_000,
+    redirect: 'manual',
+    ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+  });
+}
+
 function jsonObject(text: string): Record<string, unknown> | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
