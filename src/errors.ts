@@ -58,6 +58,9 @@ export const ERROR_CODES = {
   // event bindings, robots, offline events
   B24_ERR_BINDINGS_INCOMPLETE: 'Some event bindings or robots could not be reconciled with the portal',
   B24_ERR_OFFLINE_DRAIN_INTERRUPTED: 'An offline-events drain stopped with records still reserved on the portal',
+  // the app's own routes, per-portal settings, intake
+  B24_ERR_UNAUTHORIZED: 'The request is not signed or authorized for this portal',
+  B24_ERR_SETTINGS: 'Invalid portal settings',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,6 +31,8 @@ export interface HandlerServices {
   /** The receiver's inbox writer: the offline drain records through it. */
   inbox: InboxWriter;
   offline: OfflineEventsConfig;
+  /** The settings accessor of a portal and namespace. */
+  settings: (memberId: string, namespace: string) => HandlerContext['settings'];
 }
 
 type Kind = 'event' | 'job' | 'schedule' | 'robot' | 'offline-drain';
@@ -90,6 +92,7 @@ function runner<X extends object>(
     const log = services.logger.child({ memberId: job.memberId, jobId: job.id, job: job.name, attempt: jobContext.attempt, ...logFields });
     const ctx: HandlerContext & X = {
       portal: view(portal),
+      settings: services.settings(job.memberId, 'app'),
       b24: services.clients.get(job.memberId),
       log,
       once: (key, fn) => runOnce({ store: services.store, jobId: job.id, memberId: job.memberId, nowMs: services.nowMs }, key, fn),

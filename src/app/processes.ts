@@ -63,6 +63,9 @@ export function createAppWorker(
       nowMs: settings.nowMs,
       inbox: services.inbox,
       offline: settings.config.offlineEvents ?? {},
+      settings: () => {
+        throw new Error('settings are not wired yet');
+      },
     }),
     concurrency: settings.config.worker?.concurrency ?? 8,
     pollIntervalMs: overrides.pollIntervalMs ?? settings.config.worker?.pollIntervalMs ?? 1000,

@@ -4,6 +4,7 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
+import type { EventDataOf } from '../events/event-types.js';
 import type { Json, JobTypeOptions } from '../queue/types.js';
 import type { B24Client } from '../rest/client.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
@@ -23,8 +24,20 @@ export interface PortalView {
   state: PortalState;
 }
 
-export interface HandlerContext {
+/** A portal's settings of one plugin (or of the app), validated by its schema. */
+export interface PortalSettings<S extends Record<string, unknown> = Record<string, unknown>> {
+  /** The values, checked against the schema (its defaults applied). Throws B24_ERR_SETTINGS when a required one is missing. */
+  get(): Promise<S>;
+  /** What is stored, unchecked: missing keys are absent. */
+  peek(): Promise<Partial<S>>;
+  /** Stores some values (checked against the schema's fields; secrets sealed). */
+  set(values: Partial<S>): Promise<void>;
+}
+
+export interface HandlerContext<S extends Record<string, unknown> = Record<string, unknown>> {
   portal: PortalView;
+  /** The declaring plugin's (or the app's) settings for this portal. */
+  settings: PortalSettings<S>;
   /** The portal's REST client: tokens refreshed single-flight, inside the portal's rate limits. */
   b24: B24Client;
   /** A child logger carrying member_id, the job id and name (and the event for event handlers). */
@@ -40,15 +53,16 @@ export interface HandlerContext {
   signal: AbortSignal;
 }
 
-export interface EventContext extends HandlerContext {
-  event: EventDelivery;
+/** `event.data` is typed for the documented events (events/event-types.ts), `Json` for others. */
+export interface EventContext<E extends string = string, S extends Record<string, unknown> = Record<string, unknown>> extends HandlerContext<S> {
+  event: EventDelivery<EventDataOf<E>>;
 }
 
-export interface JobHandlerContext<P = Json> extends HandlerContext {
+export interface JobHandlerContext<P = Json, S extends Record<string, unknown> = Record<string, unknown>> extends HandlerContext<S> {
   payload: P;
 }
 
-export interface ScheduleContext extends HandlerContext {
+export interface ScheduleContext<S extends Record<string, unknown> = Record<string, unknown>> extends HandlerContext<S> {
   schedule: ScheduledJobPayload;
 }
 
@@ -59,15 +73,17 @@ export interface ScheduleContext extends HandlerContext {
  */
 export type RobotCall = RobotCallRecord;
 
-export interface RobotContext extends HandlerContext {
+export interface RobotContext<S extends Record<string, unknown> = Record<string, unknown>> extends HandlerContext<S> {
   robot: RobotCall;
 }
 
-export type EventHandler = (ctx: EventContext) => unknown;
-export type UserJobHandler<P = Json> = (ctx: JobHandlerContext<P>) => unknown;
-export type ScheduleHandler = (ctx: ScheduleContext) => unknown;
+export type EventHandler<E extends string = string, S extends Record<string, unknown> = Record<string, unknown>> = (ctx: EventContext<E, S>) => unknown;
+export type UserJobHandler<P = Json, S extends Record<string, unknown> = Record<string, unknown>> = (ctx: JobHandlerContext<P, S>) => unknown;
+export type ScheduleHandler<S extends Record<string, unknown> = Record<string, unknown>> = (ctx: ScheduleContext<S>) => unknown;
 /** Returns the robot's return values (sent with bizproc.event.send), or nothing. */
-export type RobotHandler = (ctx: RobotContext) => Promise<Record<string, Json> | void> | Record<string, Json> | void;
+export type RobotHandler<S extends Record<string, unknown> = Record<string, unknown>> = (
+  ctx: RobotContext<S>,
+) => Promise<Record<string, Json> | void> | Record<string, Json> | void;
 
 export interface EventOptions {
   /**

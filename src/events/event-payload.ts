@@ -9,13 +9,13 @@ import { isRecord, parseEventIdentity, type EventIdentity } from '../oauth/insta
 import type { Json } from '../queue/types.js';
 
 /** What a handler sees of a delivery (all values are strings, as form encoding delivers them). */
-export interface EventDelivery {
+export interface EventDelivery<D = Json> {
   /** Upper-case, e.g. `ONCRMDEALADD`. */
   event: string;
   /** The binding that sent it. */
   eventHandlerId: string | null;
   /** e.g. `{ FIELDS: { ID: '1234' } }` for CRM events. */
-  data: Json;
+  data: D;
   /** Unix seconds as a string, when delivered. */
   ts: string | null;
   /** `event_id`, when the payload carries one (UNCONFIRMED key, protocol §3.3). */

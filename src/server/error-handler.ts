@@ -9,8 +9,10 @@ import { B24Error, ERROR_CODES, type ErrorCode } from '../errors.js';
 /** The HTTP status of each code the web server answers with. */
 export const HTTP_STATUS_OF: Partial<Record<ErrorCode, number>> = {
   B24_ERR_BAD_REQUEST: 400,
+  B24_ERR_SETTINGS: 400,
   B24_ERR_STATE_INVALID: 400,
   B24_ERR_CODE_EXCHANGE: 400,
+  B24_ERR_UNAUTHORIZED: 401,
   B24_ERR_FORBIDDEN: 403,
   B24_ERR_MEMBER_MISMATCH: 403,
   B24_ERR_NOT_ADMIN: 403,

@@ -1,0 +1,175 @@
+/**
+ * The verbs an app and its plugins share (`AppKit`), and the contexts of what they declare beyond
+ * handlers: HTTP routes, lifecycle hooks, per-portal settings, purges and role-bound services.
+ * Handler contexts (events, jobs, schedules, robots) are in types.ts.
+ */
+import type { Logger as PinoLogger } from 'pino';
+import type { z } from 'zod';
+import type { Job, JobState, Json } from '../queue/types.js';
+import type { B24Client } from '../rest/client.js';
+import type { Transaction } from '../store/types.js';
+import type { RouteAuth } from './route-auth.js';
+import type {
+  EnqueueOptions,
+  EventHandler,
+  EventOptions,
+  JobOptions,
+  PortalSettings,
+  PortalView,
+  RobotDefinition,
+  RobotHandler,
+  ScheduleDefinitionOptions,
+  ScheduleHandler,
+  UserJobHandler,
+} from './types.js';
+
+/** Job payload types by job name. The default accepts any name with a JSON payload. */
+export type JobMap = Record<string, Json>;
+
+/** Per-portal settings: a zod object schema, and which of its keys are secrets (sealed at rest, never printed). */
+export interface SettingsDeclaration<S extends Record<string, unknown> = Record<string, unknown>> {
+  schema: z.ZodType<S>;
+  /** Keys sealed with the token encryption and shown as `••••` by `b24kit settings get`. @defaultValue [] */
+  secrets?: ReadonlyArray<keyof S & string>;
+}
+
+/** What `ingest` answers: the job that stands for the item, and whether this call created it. */
+export interface IngestResult<P = Json> {
+  job: Job<P>;
+  /**
+   * - `created`: first time this key was seen;
+   * - `duplicate`: same key, same payload, its job queued, running or succeeded: nothing new;
+   * - `superseded`: same key, a changed payload, the pending job now carries it (same job id);
+   * - `revised`: same key, a changed payload after its job started or finished: a new job;
+   * - `retried`: same key after its job went dead: a new job (with the payload just given).
+   */
+  outcome: 'created' | 'duplicate' | 'superseded' | 'revised' | 'retried';
+  /** 1 for the first payload of a key, +1 for every changed one (and every retry after a dead job). */
+  revision: number;
+}
+
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteOptions {
+  /**
+   * How a request proves it speaks for the portal in `:memberId`: `auth.hmac(…)`, `auth.apiKey(…)`,
+   * or `'none'` for a route that checks nothing (then the portal is still resolved, unknown and
+   * uninstalled ones answer 401). Required for every path with `:memberId`.
+   */
+  auth?: RouteAuth | 'none';
+  /** Largest body accepted, in bytes. @defaultValue the server's (1 MiB) */
+  bodyLimitBytes?: number;
+}
+
+export interface RouteContext<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
+  /** The path's parameters (`:memberId` included). */
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as sent (empty for GET): what a signature is computed over. */
+  rawBody: Buffer;
+  /** The body parsed by content type (JSON, or a PHP-style form); `undefined` for other types. */
+  body: unknown;
+  /** A child logger carrying the route and member_id. */
+  log: PinoLogger;
+  /** Sets the answer's HTTP status (default 200; 204 when the handler returns undefined). */
+  status(code: number): void;
+  /** The portal of `:memberId`, resolved and checked before the handler runs. Throws on routes without `:memberId`. */
+  readonly portal: PortalView;
+  /** The portal's REST client. Throws on routes without `:memberId`. */
+  readonly b24: B24Client;
+  /** This plugin's (or the app's) settings for the portal. Throws on routes without `:memberId`. */
+  readonly settings: PortalSettings<S>;
+  /** `app.ingest` for this portal. */
+  ingest<N extends keyof J & string>(job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
+  /** `app.enqueue` for this portal. */
+  enqueue<N extends keyof J & string>(job: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
+}
+
+/** Answers with what it returns (JSON; undefined → 204), or throws (a B24Error keeps its code and status). */
+export type RouteHandler<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> = (ctx: RouteContext<S, J>) => unknown;
+
+export interface PortalHookContext<S extends Record<string, unknown> = Record<string, unknown>> {
+  portal: PortalView;
+  b24: B24Client;
+  settings: PortalSettings<S>;
+  log: PinoLogger;
+}
+
+/** After install (or a first code exchange) and after every app update. A throw is logged; the install stands. */
+export type PortalHook<S extends Record<string, unknown> = Record<string, unknown>> = (ctx: PortalHookContext<S>) => unknown;
+
+export interface UninstallHookContext {
+  portal: PortalView;
+  /** True when the portal asked to delete the app's data (`CLEAN=1`): the purges run after the hooks. */
+  clean: boolean;
+  log: PinoLogger;
+}
+
+export type UninstallHook = (ctx: UninstallHookContext) => unknown;
+
+/** Deletes one portal's rows from a table of the plugin's, in the purge transaction (throw to abort it). */
+export type PortalPurge = (tx: Transaction, memberId: string) => Promise<void>;
+
+/** The process roles (`b24kit start` runs all three; `b24kit web|worker` one). */
+export type ProcessRole = 'web' | 'worker' | 'scheduler';
+
+/** What a plugin's service sees of the running app. */
+export interface ServiceContext {
+  log: PinoLogger;
+  /** Epoch ms (the app's clock). */
+  nowMs(): number;
+  /** The listening URL when the web role runs in this process. */
+  url: string | undefined;
+  portals: PortalDirectory;
+  jobs: { counts(): Promise<Record<JobState, number>> };
+  /** The REST client of a portal. */
+  client(memberId: string): B24Client;
+  /** The app's store (for the plugin's own tables). */
+  store: import('../store/types.js').Store;
+  /** Aborted when the role stops. */
+  signal: AbortSignal;
+}
+
+/** The portals as a service sees them. */
+export interface PortalDirectory {
+  list(filter?: { state?: PortalView['state'] }): Promise<PortalView[]>;
+  get(memberId: string): Promise<PortalView | undefined>;
+  countByState(): Promise<Record<PortalView['state'], number>>;
+}
+
+/** A service's stop function (awaited at shutdown, in reverse start order). */
+export type ServiceStop = () => Promise<void> | void;
+export type ServiceStart = (ctx: ServiceContext) => Promise<ServiceStop | void> | ServiceStop | void;
+
+/** What the framework reports as it runs: metrics and audits are built on this (`kit.observe`). */
+export type AppSignal =
+  | { type: 'delivery.accepted'; label: string; outcome: 'queued' | 'duplicate' | 'ignored' }
+  | { type: 'delivery.rejected'; code: string }
+  | { type: 'credentials'; route: 'install' | 'update' | 'oauth-callback'; outcome: string; memberId: string | null }
+  | { type: 'rest.request'; status: number; errorCode: string | undefined }
+  | { type: 'rest.retry'; reason: string }
+  | { type: 'handler'; kind: string; outcome: 'ok' | 'error'; seconds: number }
+  | { type: 'route'; path: string; outcome: 'ok' | 'unauthorized' | 'error' };
+
+/** The verbs of an app and of every plugin. `S`: the settings type; `J`: job payloads by name. */
+export interface AppKit<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
+  /** 'app', or the plugin's name. */
+  readonly name: string;
+  on<E extends string>(event: E, handler: EventHandler<E, S>, options?: EventOptions): this;
+  job<N extends keyof J & string>(name: N, handler: UserJobHandler<J[N], S>, options?: JobOptions): this;
+  schedule(name: string, cron: string, handler: ScheduleHandler<S>, options?: ScheduleDefinitionOptions): this;
+  robot(definition: RobotDefinition, handler: RobotHandler<S>): this;
+  route(method: RouteMethod, path: string, handler: RouteHandler<S, J>, options?: RouteOptions): this;
+  onInstall(hook: PortalHook<S>): this;
+  onUpdate(hook: PortalHook<S>): this;
+  onUninstall(hook: UninstallHook): this;
+  /** Deletes the plugin's rows of a portal when it uninstalls with CLEAN (with the framework's own). */
+  purgeOnUninstall(table: string, purge: PortalPurge): this;
+  /** A long-running part that runs in processes playing `role` (started after the role, stopped before it). */
+  service(role: ProcessRole, start: ServiceStart): this;
+  /** Listens to the framework's signals (deliveries, credentials, REST exchanges, handler runs). */
+  observe(listener: (signal: AppSignal) => void): this;
+  enqueue<N extends keyof J & string>(memberId: string, name: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
+  ingest<N extends keyof J & string>(memberId: string, job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
+}
