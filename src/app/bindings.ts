@@ -12,7 +12,7 @@ import { reconcileBindings } from '../events/bindings.js';
 import type { B24Client } from '../rest/client.js';
 import type { PortalInfo } from '../store/portals.js';
 import type { AppDefinitions } from './definitions.js';
-import { DEFAULT_OFFLINE_NOTIFY_SECONDS } from './offline-events.js';
+import { DEFAULT_OFFLINE_NOTIFY_SECONDS } from './builtins/offline-events.js';
 
 export interface BindingsOptions {
   definitions: AppDefinitions;

@@ -1,5 +1,5 @@
 /**
- * `createApp()`: declare handlers, then start the roles this process plays.
+ * `createApp()`: declare handlers, routes and plugins, then start the roles this process plays.
  *
  * ```ts
  * const app = createApp();
@@ -7,19 +7,28 @@
  * app.job('sync-contact', async (ctx) => …, { maxAttempts: 5 });
  * app.schedule('nightly', '0 3 * * *', async (ctx) => …, { catchUp: 'once' });
  * app.robot({ code: 'score', name: 'Score', returnProperties: { score: { Name: 'Score' } } }, async (ctx) => ({ score: 7 }));
+ * app.register(myPlugin, { … });
  * await app.start(); // web + worker + scheduler; app.stop() on SIGTERM
  * ```
  *
- * B24App is a thin front: declarations live in AppDefinitions, the parts in AppServices (opened
- * once, lazily), the roles in processes.ts, the in-process pipeline in receive.ts.
+ * B24App is a thin front: declarations live in AppDefinitions (the app's and every plugin's), the
+ * parts in AppServices (opened once, lazily), the roles in processes.ts, the framework's own parts
+ * in builtins/ as plugins.
  */
 import { B24Error } from '../errors.js';
-import type { Job } from '../queue/index.js';
-import type { Json } from '../queue/types.js';
+import type { EventDelivery } from '../events/event-payload.js';
+import type { Job, Json } from '../queue/types.js';
 import type { B24Client } from '../rest/client.js';
-import { AppDefinitions } from './definitions.js';
+import type { RunningEmulator } from '../emulator/server.js';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from './builtins/demo.js';
+import { registerBuiltins } from './builtins/index.js';
+import { AppDefinitions, APP_OWNER } from './definitions.js';
+import { ingest } from './intake.js';
+import { internals } from './internals.js';
 import { jobNames } from './job-names.js';
-import { AppMetrics } from './metrics.js';
+import type { AppKit, AppSignal, IngestResult, JobMap, PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
+import type { B24Plugin } from './plugin.js';
+import { requireInstalledPortal } from './portal-gate.js';
 import { createAppWorker, startRoles, type Roles, type RunningRoles } from './processes.js';
 import { receiveInProcess, type ReceiveOptions, type ReceiveResult } from './receive.js';
 import { openServices, type AppServices } from './services.js';
@@ -29,6 +38,7 @@ import type {
   EventHandler,
   EventOptions,
   JobOptions,
+  PortalSettings,
   RobotDefinition,
   RobotHandler,
   ScheduleDefinitionOptions,
@@ -36,17 +46,30 @@ import type {
   UserJobHandler,
 } from './types.js';
 
-export class B24App {
+/** Types an app may declare: job payloads by name, and its settings (`createApp<{ jobs: …; settings: … }>()`). */
+export interface AppTypes {
+  jobs?: JobMap;
+  settings?: Record<string, unknown>;
+}
+type JobsOf<T extends AppTypes> = T['jobs'] extends JobMap ? T['jobs'] : JobMap;
+type SettingsOf<T extends AppTypes> = T['settings'] extends Record<string, unknown> ? T['settings'] : Record<string, unknown>;
+
+export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<T>, JobsOf<T>> {
+  readonly name = APP_OWNER;
   readonly #settings: ResolvedSettings;
   readonly #definitions = new AppDefinitions();
-  readonly metrics: AppMetrics;
   #services: Promise<AppServices> | undefined;
   #opened: AppServices | undefined;
   #roles: RunningRoles | undefined;
+  #builtins = false;
+  /** `start({ keepAlivePattern })`, which wins over the app's. */
+  #keepAlivePattern: string | undefined;
+  #demoEmulator: RunningEmulator | undefined;
 
-  constructor(config: AppConfig = {}) {
-    this.#settings = resolveSettings(config);
-    this.metrics = new AppMetrics({ queue: () => this.#opened?.queue, portals: () => this.#opened?.runtime.portals });
+  constructor(config: AppConfig<SettingsOf<T>> = {}) {
+    this.#settings = resolveSettings(config as unknown as AppConfig<never>);
+    if (config.settings) this.#definitions.declareSettings(APP_OWNER, config.settings as unknown as SettingsDeclaration);
+    internals.set(this, { definitions: this.#definitions, settings: this.#settings, services: () => this.#open() });
   }
 
   /** True when no client_id is configured: `start()` runs against an in-process emulator. */
@@ -60,37 +83,90 @@ export class B24App {
   }
 
   /**
-   * Handles an event (e.g. `ONCRMDEALADD`, case-insensitive). One handler per event. With
-   * `{ offline: true }` the event is bound offline and drained from the portal's queue.
+   * Handles an event (e.g. `ONCRMDEALADD`, case-insensitive; `ctx.event.data` is typed for the
+   * documented events). One handler per event. With `{ offline: true }` the event is bound offline
+   * and drained from the portal's queue.
    */
-  on(event: string, handler: EventHandler, options: EventOptions = {}): this {
-    this.#definitions.on(event, handler, options);
+  on<E extends string>(event: E, handler: EventHandler<E, SettingsOf<T>>, options: EventOptions = {}): this {
+    this.#definitions.on(event, handler as unknown as EventHandler<string, never>, options);
     return this;
   }
 
-  /** Declares a job type; `enqueue` runs it per portal. */
-  job<P = Json>(name: string, handler: UserJobHandler<P>, options: JobOptions = {}): this {
+  /** Declares a job type; `enqueue` and `ingest` run it per portal. */
+  job<N extends keyof JobsOf<T> & string>(name: N, handler: UserJobHandler<JobsOf<T>[N], SettingsOf<T>>, options: JobOptions = {}): this {
     this.#assertNotOpened('job');
-    this.#definitions.job(name, handler as UserJobHandler<never>, options);
+    this.#definitions.job(name, handler as unknown as UserJobHandler<never, never>, options);
     return this;
   }
 
   /** Runs `handler` per active portal at each fire time of `cron` (croner syntax, 5 or 6 fields). */
-  schedule(name: string, cron: string, handler: ScheduleHandler, options: ScheduleDefinitionOptions = {}): this {
-    this.#definitions.schedule(name, cron, handler, options);
+  schedule(name: string, cron: string, handler: ScheduleHandler<SettingsOf<T>>, options: ScheduleDefinitionOptions = {}): this {
+    this.#definitions.schedule(name, cron, handler as unknown as ScheduleHandler<never>, options);
     return this;
   }
 
   /** Declares a robot (registered with each portal at install/update) and its handler. */
-  robot(definition: RobotDefinition, handler: RobotHandler): this {
-    this.#definitions.robot(definition, handler);
+  robot(definition: RobotDefinition, handler: RobotHandler<SettingsOf<T>>): this {
+    this.#definitions.robot(definition, handler as unknown as RobotHandler<never>);
     return this;
   }
 
-  /** Enqueues a declared job for a portal. With `key`, a second enqueue returns the first job. */
-  async enqueue<P extends Json>(memberId: string, name: string, payload: P, options: EnqueueOptions = {}): Promise<Job<P>> {
-    if (!this.#definitions.jobs.has(name)) throw new B24Error('B24_ERR_APP_DEFINITION', `job ${name} is not declared (app.job)`);
-    const services = await this.init();
+  /** An HTTP route on the app's server. A path with `:memberId` needs `{ auth }` (docs/plugins.md). */
+  route(method: RouteMethod, path: string, handler: RouteHandler<SettingsOf<T>, JobsOf<T>>, options: RouteOptions = {}): this {
+    this.#assertNotOpened('route');
+    this.#definitions.route(method, path, handler as unknown as RouteHandler<never, never>, options);
+    return this;
+  }
+
+  /** Runs after a portal installs the app (and after a first code exchange). */
+  onInstall(hook: PortalHook<SettingsOf<T>>): this {
+    this.#definitions.hooks.install.push({ hook: hook as unknown as PortalHook<never>, owner: APP_OWNER });
+    return this;
+  }
+
+  /** Runs after every app update (ONAPPUPDATE). */
+  onUpdate(hook: PortalHook<SettingsOf<T>>): this {
+    this.#definitions.hooks.update.push({ hook: hook as unknown as PortalHook<never>, owner: APP_OWNER });
+    return this;
+  }
+
+  /** Runs after a portal uninstalled the app (before the CLEAN purge). */
+  onUninstall(hook: UninstallHook): this {
+    this.#definitions.hooks.uninstall.push({ hook, owner: APP_OWNER });
+    return this;
+  }
+
+  purgeOnUninstall(table: string, purge: PortalPurge): this {
+    this.#assertNotOpened('purgeOnUninstall');
+    this.#definitions.purge(table, purge, APP_OWNER);
+    return this;
+  }
+
+  service(role: ProcessRole, start: ServiceStart): this {
+    this.#definitions.service(role, start, APP_OWNER);
+    return this;
+  }
+
+  observe(listener: (signal: AppSignal) => void): this {
+    this.#definitions.observers.push(listener);
+    return this;
+  }
+
+  /** Adds a plugin: its handlers, routes, hooks, settings and services join the app's. Before `init()`/`start()`. */
+  register<O, S extends Record<string, unknown>, J extends JobMap>(plugin: B24Plugin<O, S, J>, ...options: O extends void ? [options?: O] : [options: O]): this {
+    this.#assertNotOpened('register');
+    if (typeof plugin?.name !== 'string' || typeof plugin.setup !== 'function') throw new B24Error('B24_ERR_APP_DEFINITION', 'app.register: not a plugin (use definePlugin)');
+    this.#definitions.plugin(plugin.name);
+    if (plugin.settings) this.#definitions.declareSettings(plugin.name, plugin.settings as SettingsDeclaration);
+    plugin.setup(new PluginKit(plugin.name, this.#definitions, this as B24App) as unknown as AppKit<S, J>, options[0] as O);
+    return this;
+  }
+
+  /** Enqueues a declared job for an installed portal. With `key`, a second enqueue returns the first job. */
+  async enqueue<N extends keyof JobsOf<T> & string>(memberId: string, name: N, payload: JobsOf<T>[N], options: EnqueueOptions = {}): Promise<Job<JobsOf<T>[N]>> {
+    this.#assertJob(name);
+    const services = await this.#open();
+    await requireInstalledPortal(services.portals, memberId);
     const { job } = await services.queue.enqueue(services.store, {
       memberId,
       name: jobNames.job(name),
@@ -101,6 +177,40 @@ export class B24App {
     return job;
   }
 
+  /**
+   * Hands an item from an outside source (an order, a contact) to job `job`, idempotently per
+   * (portal, job, externalId): a resend answers with the same job, a changed payload supersedes a
+   * pending one, a dead one runs again (the rule: docs/plugins.md, intake.ts).
+   */
+  async ingest<N extends keyof JobsOf<T> & string>(memberId: string, job: N, externalId: string, payload: JobsOf<T>[N]): Promise<IngestResult<JobsOf<T>[N]>> {
+    this.#assertJob(job);
+    const services = await this.#open();
+    await requireInstalledPortal(services.portals, memberId);
+    return ingest({ store: services.store, queue: services.queue, nowMs: this.#settings.nowMs }, { memberId, jobName: jobNames.job(job), externalId, payload });
+  }
+
+  async deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }> {
+    const services = await this.#open();
+    await requireInstalledPortal(services.portals, memberId);
+    const jobName = this.#definitions.jobNameForEvent(delivery.event);
+    return services.inbox.record({
+      memberId,
+      dedupeKey: options.dedupeKey,
+      event: delivery.event.toUpperCase(),
+      ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}),
+    });
+  }
+
+  /** A portal's settings (the app's, or a plugin's with `namespace`). */
+  settings<S extends Record<string, unknown> = SettingsOf<T>>(memberId: string, namespace: string = APP_OWNER): PortalSettings<S> {
+    const accessor = async () => (await this.#open()).values.for<S>(memberId, namespace);
+    return {
+      get: async () => (await accessor()).get(),
+      peek: async () => (await accessor()).peek(),
+      set: async (values) => (await accessor()).set(values),
+    };
+  }
+
   /** The REST client of a stored portal (shared with handlers). Needs `init()` or `start()` first. */
   client(memberId: string): B24Client {
     if (!this.#opened) throw new B24Error('B24_ERR_APP_NOT_STARTED');
@@ -108,22 +218,16 @@ export class B24App {
   }
 
   /** Opens the store and the parts without starting any role (scripts, tests, `receive`). */
-  init(): Promise<AppServices> {
-    this.#services ??= openServices(this.#settings, this.#definitions, this.metrics).then(
-      (services) => (this.#opened = services),
-      (error: unknown) => {
-        this.#services = undefined;
-        throw error;
-      },
-    );
-    return this.#services;
+  async init(): Promise<void> {
+    await this.#open();
   }
 
   /** Starts the roles of this process. @defaultValue all three */
   async start(roles: Roles = {}): Promise<this> {
     if (this.#roles) throw new B24Error('B24_ERR_APP_DEFINITION', 'the app is already started');
-    const services = await this.init();
-    this.#roles = await startRoles(this.#settings, this.#definitions, services, this.metrics, roles);
+    if (roles.keepAlivePattern !== undefined) this.#keepAlivePattern = roles.keepAlivePattern;
+    const services = await this.#open();
+    this.#roles = await startRoles(this.#settings, this.#definitions, services, roles);
     return this;
   }
 
@@ -140,17 +244,147 @@ export class B24App {
 
   /** An event through the whole pipeline in-process (see receive.ts). */
   async receive(payload: Record<string, unknown> | string, options: ReceiveOptions = {}): Promise<ReceiveResult> {
-    const services = await this.init();
-    return receiveInProcess({ receiver: services.receiver, queue: services.queue, worker: this.#roles?.worker, makeWorker: () => createAppWorker(this.#settings, this.#definitions, services, this.metrics, { pollIntervalMs: 20 }) }, payload, options);
+    const services = await this.#open();
+    return receiveInProcess(
+      { receiver: services.receiver, queue: services.queue, worker: this.#roles?.worker, makeWorker: () => createAppWorker(this.#settings, this.#definitions, services, { pollIntervalMs: 20 }) },
+      payload,
+      options,
+    );
+  }
+
+  #open(): Promise<AppServices> {
+    this.#services ??= this.#openParts().then(
+      (services) => (this.#opened = services),
+      (error: unknown) => {
+        this.#services = undefined;
+        throw error;
+      },
+    );
+    return this.#services;
+  }
+
+  async #openParts(): Promise<AppServices> {
+    const settings = this.#settings;
+    if (!this.#builtins) {
+      // the framework's parts join last: they see everything the app and its plugins declared
+      this.#builtins = true;
+      registerBuiltins(this as B24App, settings, {
+        offlineEvents: this.#definitions.offlineEvents.size > 0,
+        keepAlivePattern: () => this.#keepAlivePattern ?? settings.config.keepAlivePattern,
+        demoEmulator: () => this.#demoEmulator,
+      });
+    }
+    const intake = {
+      ingest: (memberId: string, job: string, externalId: string, payload: Json) => this.ingest(memberId, job, externalId, payload as never),
+      enqueue: (memberId: string, job: string, payload: Json, options?: EnqueueOptions) => this.enqueue(memberId, job, payload as never, options),
+    };
+    if (!settings.demo) {
+      const credentials = { clientId: settings.clientId!, clientSecret: settings.clientSecret!, oauthUrl: settings.oauthUrl, oauthUrlOverride: settings.oauthUrlOverride };
+      return openServices(settings, this.#definitions, credentials, intake);
+    }
+    // demo mode: the emulator is the OAuth server and the portal (loaded only now, never by a production app)
+    const { startDemoEmulator } = await import('./builtins/demo-emulator.js');
+    const emulator = await startDemoEmulator();
+    this.#demoEmulator = emulator;
+    settings.logger.warn({ emulatorUrl: emulator.url }, `DEMO MODE — no B24_CLIENT_ID set; using the built-in Bitrix24 emulator at ${emulator.url}`);
+    try {
+      const credentials = { clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, oauthUrl: emulator.url, oauthUrlOverride: true };
+      const services = await openServices(settings, this.#definitions, credentials, intake);
+      const close = services.close;
+      return { ...services, close: async () => void (await close(), await emulator.close()) };
+    } catch (error) {
+      await emulator.close();
+      throw error;
+    }
+  }
+
+  #assertJob(name: string): void {
+    if (!this.#definitions.jobs.has(name)) throw new B24Error('B24_ERR_APP_DEFINITION', `job ${name} is not declared (app.job)`);
   }
 
   #assertNotOpened(what: string): void {
-    // job types' retry policies are given to the queue when it is built
-    if (this.#opened) throw new B24Error('B24_ERR_APP_DEFINITION', `app.${what}() must be called before init()/start()`);
+    // job types' retry policies, routes and purges are wired when the app opens
+    if (this.#services) throw new B24Error('B24_ERR_APP_DEFINITION', `app.${what}() must be called before init()/start()`);
+  }
+}
+
+/** What a plugin's `setup` gets: the app's verbs, recorded under the plugin's name. */
+class PluginKit {
+  constructor(
+    readonly name: string,
+    readonly definitions: AppDefinitions,
+    readonly app: B24App,
+  ) {}
+
+  on(event: string, handler: EventHandler<string, never>, options: EventOptions = {}): this {
+    this.definitions.on(event, handler, options, this.name);
+    return this;
+  }
+
+  job(name: string, handler: UserJobHandler<never, never>, options: JobOptions = {}): this {
+    this.definitions.job(name, handler, options, this.name);
+    return this;
+  }
+
+  schedule(name: string, cron: string, handler: ScheduleHandler<never>, options: ScheduleDefinitionOptions = {}): this {
+    this.definitions.schedule(name, cron, handler, options, this.name);
+    return this;
+  }
+
+  robot(definition: RobotDefinition, handler: RobotHandler<never>): this {
+    this.definitions.robot(definition, handler, this.name);
+    return this;
+  }
+
+  route(method: RouteMethod, path: string, handler: RouteHandler<never, never>, options: RouteOptions = {}): this {
+    this.definitions.route(method, path, handler, options, this.name);
+    return this;
+  }
+
+  onInstall(hook: PortalHook<never>): this {
+    this.definitions.hooks.install.push({ hook, owner: this.name });
+    return this;
+  }
+
+  onUpdate(hook: PortalHook<never>): this {
+    this.definitions.hooks.update.push({ hook, owner: this.name });
+    return this;
+  }
+
+  onUninstall(hook: UninstallHook): this {
+    this.definitions.hooks.uninstall.push({ hook, owner: this.name });
+    return this;
+  }
+
+  purgeOnUninstall(table: string, purge: PortalPurge): this {
+    this.definitions.purge(table, purge, this.name);
+    return this;
+  }
+
+  service(role: ProcessRole, start: ServiceStart): this {
+    this.definitions.service(role, start, this.name);
+    return this;
+  }
+
+  observe(listener: (signal: AppSignal) => void): this {
+    this.definitions.observers.push(listener);
+    return this;
+  }
+
+  enqueue(memberId: string, name: string, payload: Json, options?: EnqueueOptions): Promise<Job<Json>> {
+    return this.app.enqueue(memberId, name, payload, options);
+  }
+
+  ingest(memberId: string, job: string, externalId: string, payload: Json): Promise<IngestResult<Json>> {
+    return this.app.ingest(memberId, job, externalId, payload);
+  }
+
+  deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }> {
+    return this.app.deliverEvent(memberId, delivery, options);
   }
 }
 
 /** Creates an app. Without arguments every setting comes from the environment (config/index.ts). */
-export function createApp(config: AppConfig = {}): B24App {
-  return new B24App(config);
+export function createApp<T extends AppTypes = AppTypes>(config: AppConfig<SettingsOf<T>> = {}): B24App<T> {
+  return new B24App<T>(config);
 }

@@ -1,42 +1,86 @@
 /**
- * What an app declares: event handlers, jobs, schedules, robots. Plain data, filled before
- * start; the worker, the scheduler, the receiver and the bindings read it. One handler per event
- * (a job runs one handler, so a failing second handler never re-runs the first one's effects).
- * An event is bound online or (`{offline: true}`) offline, never both.
+ * What an app and its plugins declare: event handlers, jobs, schedules, robots, routes, lifecycle
+ * hooks, settings, purges, services and observers. Plain data, filled before the app opens; the
+ * worker, the scheduler, the receivers, the web server and the bindings read it. Every entry
+ * carries its owner ('app' or a plugin's name): handlers get the owner's settings.
+ *
+ * One handler per event across the app and its plugins (a job runs one handler, so a failing
+ * second handler never re-runs the first one's effects). An event is bound online or
+ * (`{offline: true}`) offline, never both.
  */
 import { B24Error } from '../errors.js';
 import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { validateRobotDefinition } from '../robots/definition.js';
 import { EVENT_NAME, JOB_NAME, RESERVED_PREFIX, ROBOT_CODE, jobNames } from './job-names.js';
+import type { PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, AppSignal, UninstallHook } from './kit.js';
 import type { EventHandler, EventOptions, JobOptions, RobotDefinition, RobotHandler, ScheduleDefinitionOptions, ScheduleHandler, UserJobHandler } from './types.js';
+
+/** The owner of the app's own declarations (and the namespace of its settings). */
+export const APP_OWNER = 'app';
+/** Owners whose names start with this are the framework's built-ins: they may use reserved names. */
+export const BUILTIN_OWNER_PREFIX = 'b24kit.';
 
 export interface ScheduleEntry {
   name: string;
   cron: string;
-  handler: ScheduleHandler;
+  handler: ScheduleHandler<never>;
   options: ScheduleDefinitionOptions;
+  owner: string;
 }
 
+export interface RouteEntry {
+  method: RouteMethod;
+  path: string;
+  handler: RouteHandler<never, never>;
+  options: RouteOptions;
+  owner: string;
+}
+
+export interface ServiceEntry {
+  role: ProcessRole;
+  start: ServiceStart;
+  owner: string;
+}
+
+const ROUTE_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/** Paths the framework serves itself. */
+const FRAMEWORK_PATHS = [/^\/(install|health|ready)$/, /^\/oauth\//, /^\/webhooks\//, /^\/robots\//];
+
 export class AppDefinitions {
-  readonly events = new Map<string, EventHandler>();
+  readonly events = new Map<string, { handler: EventHandler<string, never>; owner: string }>();
   /** The events of `events` bound offline (drained from the portal's offline queue). */
   readonly offlineEvents = new Set<string>();
-  readonly jobs = new Map<string, { handler: UserJobHandler<never>; options: JobOptions }>();
+  readonly jobs = new Map<string, { handler: UserJobHandler<never, never>; options: JobOptions; owner: string }>();
   readonly schedules = new Map<string, ScheduleEntry>();
-  readonly robots = new Map<string, { definition: RobotDefinition; handler: RobotHandler }>();
+  readonly robots = new Map<string, { definition: RobotDefinition; handler: RobotHandler<never>; owner: string }>();
+  readonly routes: RouteEntry[] = [];
+  readonly hooks = {
+    install: [] as Array<{ hook: PortalHook<never>; owner: string }>,
+    update: [] as Array<{ hook: PortalHook<never>; owner: string }>,
+    uninstall: [] as Array<{ hook: UninstallHook; owner: string }>,
+  };
+  /** Settings schemas by namespace (owner). */
+  readonly settings = new Map<string, SettingsDeclaration>();
+  /** Purges of owners' tables, by table name. */
+  readonly purges = new Map<string, { purge: PortalPurge; owner: string }>();
+  readonly services: ServiceEntry[] = [];
+  readonly observers: Array<(signal: AppSignal) => void> = [];
+  /** Registered plugin names. */
+  readonly plugins = new Set<string>();
 
-  on(event: string, handler: EventHandler, options: EventOptions = {}): void {
-    check(EVENT_NAME.test(event), `event name "${event}" is malformed`);
+  on(event: string, handler: EventHandler<string, never>, options: EventOptions = {}, owner = APP_OWNER): void {
+    check(typeof event === 'string' && EVENT_NAME.test(event), `event name "${String(event)}" is malformed`);
     const name = event.toUpperCase();
-    check(!this.events.has(name), `a handler for ${name} is already registered`);
     check(typeof handler === 'function', `the handler of ${name} is not a function`);
     const offline = options.offline === true;
     // ONOFFLINEEVENT is the offline queue's ping: it cannot be offline itself (protocol §3.6), and
-    // once offline events are declared the framework answers it with a drain
+    // once offline events are declared the built-in offline-events plugin answers it with a drain
     check(!(name === OFFLINE_NOTIFY_EVENT && offline), `${OFFLINE_NOTIFY_EVENT} cannot be bound offline (protocol §3.6)`);
-    check(!(name === OFFLINE_NOTIFY_EVENT && this.offlineEvents.size > 0), `${OFFLINE_NOTIFY_EVENT} is handled by the framework when offline events are declared`);
+    check(!(name === OFFLINE_NOTIFY_EVENT && !isBuiltin(owner) && this.offlineEvents.size > 0), `${OFFLINE_NOTIFY_EVENT} is handled by the framework when offline events are declared`);
     check(!(offline && this.events.has(OFFLINE_NOTIFY_EVENT)), `offline events need ${OFFLINE_NOTIFY_EVENT} for the framework: remove its handler`);
-    this.events.set(name, handler);
+    const existing = this.events.get(name);
+    check(!existing, `a handler for ${name} is already registered${existing ? ` (by ${existing.owner})` : ''}`);
+    this.events.set(name, { handler, owner });
     if (offline) this.offlineEvents.add(name);
   }
 
@@ -45,28 +89,76 @@ export class AppDefinitions {
     return [...this.events.keys()].filter((name) => !this.offlineEvents.has(name));
   }
 
-  job(name: string, handler: UserJobHandler<never>, options: JobOptions = {}): void {
-    check(JOB_NAME.test(name), `job name "${name}" is malformed ([A-Za-z0-9._:-], at most 100)`);
-    check(!this.jobs.has(name), `job ${name} is already registered`);
+  job(name: string, handler: UserJobHandler<never, never>, options: JobOptions = {}, owner = APP_OWNER): void {
+    check(typeof name === 'string' && JOB_NAME.test(name), `job name "${String(name)}" is malformed ([A-Za-z0-9._:-], at most 100)`);
+    checkReserved(name, owner, 'job');
+    const existing = this.jobs.get(name);
+    check(!existing, `job ${name} is already registered${existing ? ` (by ${existing.owner})` : ''}`);
     check(typeof handler === 'function', `the handler of job ${name} is not a function`);
-    this.jobs.set(name, { handler, options });
+    this.jobs.set(name, { handler, options, owner });
   }
 
-  schedule(name: string, cron: string, handler: ScheduleHandler, options: ScheduleDefinitionOptions = {}): void {
-    check(JOB_NAME.test(name), `schedule name "${name}" is malformed ([A-Za-z0-9._:-], at most 100)`);
-    check(!name.startsWith(RESERVED_PREFIX), `schedule names starting with ${RESERVED_PREFIX} are the framework's`);
+  schedule(name: string, cron: string, handler: ScheduleHandler<never>, options: ScheduleDefinitionOptions = {}, owner = APP_OWNER): void {
+    check(typeof name === 'string' && JOB_NAME.test(name), `schedule name "${String(name)}" is malformed ([A-Za-z0-9._:-], at most 100)`);
+    checkReserved(name, owner, 'schedule');
     check(!this.schedules.has(name), `schedule ${name} is already registered`);
     check(typeof handler === 'function', `the handler of schedule ${name} is not a function`);
-    this.schedules.set(name, { name, cron, handler, options });
+    this.schedules.set(name, { name, cron, handler, options, owner });
   }
 
-  robot(definition: RobotDefinition, handler: RobotHandler): void {
+  robot(definition: RobotDefinition, handler: RobotHandler<never>, owner = APP_OWNER): void {
     check(typeof definition?.code === 'string' && ROBOT_CODE.test(definition.code), `robot code "${String(definition?.code)}" is malformed ([a-zA-Z0-9._-])`);
     check(!this.robots.has(definition.code), `robot ${definition.code} is already registered`);
     check(definition.name !== undefined && definition.name !== '', `robot ${definition.code} needs a name`);
     check(typeof handler === 'function', `the handler of robot ${definition.code} is not a function`);
     validateRobotDefinition(definition); // the robots module's rules (B24_ERR_INVALID_ARGUMENT)
-    this.robots.set(definition.code, { definition, handler });
+    this.robots.set(definition.code, { definition, handler, owner });
+  }
+
+  route(method: string, path: string, handler: RouteHandler<never, never>, options: RouteOptions = {}, owner = APP_OWNER): void {
+    const verb = typeof method === 'string' ? method.toUpperCase() : '';
+    check(ROUTE_METHODS.has(verb), `route method "${String(method)}" is not one of ${[...ROUTE_METHODS].join(', ')}`);
+    check(typeof path === 'string' && /^\/[A-Za-z0-9._~\-/:]*$/.test(path), `route path "${String(path)}" must start with / and use [A-Za-z0-9._~-/:]`);
+    check(!FRAMEWORK_PATHS.some((pattern) => pattern.test(path)), `route path ${path} is the framework's`);
+    check(typeof handler === 'function', `the handler of ${verb} ${path} is not a function`);
+    const hasPortal = /(^|\/):memberId(\/|$)/.test(path);
+    // a route that names a portal must say how a request proves it speaks for it (docs/plugins.md)
+    check(!hasPortal || options.auth !== undefined, `route ${verb} ${path} has :memberId but no auth: pass { auth: auth.hmac(…) | auth.apiKey(…) | 'none' }`);
+    check(options.auth === undefined || hasPortal, `route ${verb} ${path} has an auth but no :memberId: the auth checks a portal's secret`);
+    if (options.auth !== undefined && options.auth !== 'none') {
+      const settings = this.settings.get(owner);
+      const key = options.auth.secretKey;
+      check(settings !== undefined && hasKey(settings, key), `route ${verb} ${path}: its auth reads the setting ${key}, which ${owner}'s settings schema does not declare`);
+    }
+    check(!this.routes.some((route) => route.method === verb && route.path === path), `route ${verb} ${path} is already registered`);
+    this.routes.push({ method: verb as RouteMethod, path, handler, options, owner });
+  }
+
+  declareSettings(owner: string, declaration: SettingsDeclaration): void {
+    check(!this.settings.has(owner), `settings of ${owner} are already declared`);
+    check(declaration !== null && typeof declaration === 'object' && typeof (declaration.schema as { safeParse?: unknown })?.safeParse === 'function', `settings of ${owner}: schema must be a zod schema`);
+    const shape = (declaration.schema as { shape?: Record<string, unknown> }).shape;
+    check(shape !== undefined, `settings of ${owner}: schema must be a z.object(…)`);
+    for (const key of declaration.secrets ?? []) check(Object.hasOwn(shape, key), `settings of ${owner}: secret ${key} is not a key of the schema`);
+    this.settings.set(owner, declaration);
+  }
+
+  purge(table: string, purge: PortalPurge, owner: string): void {
+    check(typeof table === 'string' && /^[A-Za-z_][A-Za-z0-9_.]{0,99}$/.test(table), `purge table "${String(table)}" is malformed`);
+    check(typeof purge === 'function', `the purge of ${table} is not a function`);
+    check(!this.purges.has(table), `a purge of ${table} is already registered`);
+    this.purges.set(table, { purge, owner });
+  }
+
+  service(role: ProcessRole, start: ServiceStart, owner: string): void {
+    check(role === 'web' || role === 'worker' || role === 'scheduler', `service role "${String(role)}" is not web, worker or scheduler`);
+    check(typeof start === 'function', `a service of ${owner} is not a function`);
+    this.services.push({ role, start, owner });
+  }
+
+  plugin(name: string): void {
+    check(name !== APP_OWNER && !this.plugins.has(name), `plugin ${name} is already registered`);
+    this.plugins.add(name);
   }
 
   /** The job name of an event, or undefined when no handler is registered for it. */
@@ -79,6 +171,19 @@ export class AppDefinitions {
   jobNameForRobot(code: string): string | undefined {
     return this.robots.has(code) ? jobNames.robot(code) : undefined;
   }
+}
+
+function isBuiltin(owner: string): boolean {
+  return owner.startsWith(BUILTIN_OWNER_PREFIX);
+}
+
+function checkReserved(name: string, owner: string, what: string): void {
+  check(isBuiltin(owner) || (!name.startsWith(RESERVED_PREFIX) && !name.startsWith(BUILTIN_OWNER_PREFIX)), `${what} names starting with ${RESERVED_PREFIX} or ${BUILTIN_OWNER_PREFIX} are the framework's`);
+}
+
+function hasKey(declaration: SettingsDeclaration, key: string): boolean {
+  const shape = (declaration.schema as { shape?: Record<string, unknown> }).shape;
+  return shape !== undefined && Object.hasOwn(shape, key);
 }
 
 function check(condition: boolean, message: string): asserts condition {

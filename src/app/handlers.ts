@@ -5,59 +5,55 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
-import type { InboxWriter } from '../events/inbox.js';
 import type { JobContext, JobHandler } from '../queue/index.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
-import type { PortalInfo, PortalRegistry } from '../store/portals.js';
+import type { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
 import type { PortalClients } from './clients.js';
 import type { AppDefinitions } from './definitions.js';
 import { jobNames } from './job-names.js';
-import type { AppMetrics } from './metrics.js';
-import { runOfflineDrain } from './offline-events.js';
+import type { AppSignal } from './kit.js';
 import { runOnce } from './once.js';
 import { requireRunnablePortal } from './portal-gate.js';
+import type { PortalValues } from './portal-values.js';
+import { portalView } from './portal-view.js';
 import { sendRobotResult } from '../robots/reply.js';
-import type { OfflineEventsConfig } from './settings.js';
-import type { HandlerContext, PortalView, RobotCall } from './types.js';
+import type { HandlerContext, RobotCall } from './types.js';
 
 export interface HandlerServices {
   store: Store;
   portals: PortalRegistry;
   clients: PortalClients;
   logger: PinoLogger;
-  metrics: AppMetrics;
   nowMs: () => number;
-  /** The receiver's inbox writer: the offline drain records through it. */
-  inbox: InboxWriter;
-  offline: OfflineEventsConfig;
-  /** The settings accessor of a portal and namespace. */
-  settings: (memberId: string, namespace: string) => HandlerContext['settings'];
+  values: PortalValues;
+  signal: (signal: AppSignal) => void;
 }
 
-type Kind = 'event' | 'job' | 'schedule' | 'robot' | 'offline-drain';
+type Kind = 'event' | 'job' | 'schedule' | 'robot';
 type AnyHandler = JobHandler<never, unknown>;
 
 export function buildWorkerHandlers(definitions: AppDefinitions, services: HandlerServices): Record<string, AnyHandler> {
   const handlers: Record<string, AnyHandler> = {};
-  for (const [event, handler] of definitions.events) {
-    handlers[jobNames.event(event)] = runner(services, 'event', (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx), { event });
+  for (const [event, { handler, owner }] of definitions.events) {
+    handlers[jobNames.event(event)] = runner(services, 'event', owner, (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx as never), { event });
   }
-  for (const [name, { handler }] of definitions.jobs) {
-    handlers[jobNames.job(name)] = runner(services, 'job', (job) => ({ payload: job.payload as never }), (ctx) => handler(ctx));
+  for (const [name, { handler, owner }] of definitions.jobs) {
+    handlers[jobNames.job(name)] = runner(services, 'job', owner, (job) => ({ payload: job.payload as never }), (ctx) => handler(ctx as never));
   }
   for (const [name, entry] of definitions.schedules) {
-    handlers[jobNames.schedule(name)] = runner(services, 'schedule', (job) => ({ schedule: job.payload as ScheduledJobPayload }), (ctx) => entry.handler(ctx), {
+    handlers[jobNames.schedule(name)] = runner(services, 'schedule', entry.owner, (job) => ({ schedule: job.payload as ScheduledJobPayload }), (ctx) => entry.handler(ctx as never), {
       schedule: name,
     });
   }
-  for (const [code, { handler }] of definitions.robots) {
+  for (const [code, { handler, owner }] of definitions.robots) {
     handlers[jobNames.robot(code)] = runner(
       services,
       'robot',
+      owner,
       (job) => ({ robot: job.payload as RobotCall }),
       async (ctx) => {
-        const values = (await handler(ctx)) ?? {};
+        const values = (await handler(ctx as never)) ?? {};
         if (!ctx.robot.useSubscription) return values;
         // the answer closes the robot's step (protocol §7.3); once: a retried job does not send it twice
         await ctx.once('b24kit:bizproc.event.send', async () => {
@@ -69,19 +65,13 @@ export function buildWorkerHandlers(definitions: AppDefinitions, services: Handl
       { robot: code },
     );
   }
-  if (definitions.offlineEvents.size > 0) {
-    // pings and schedule slots enqueue the same job type; its payload is only a note of the trigger
-    handlers[jobNames.offlineDrain] = runner(services, 'offline-drain', () => ({}), async (ctx) => {
-      const report = await runOfflineDrain(ctx, { inbox: services.inbox, definitions, config: services.offline });
-      return { ...report };
-    });
-  }
   return handlers;
 }
 
 function runner<X extends object>(
   services: HandlerServices,
   kind: Kind,
+  owner: string,
   extra: (job: JobContext['job']) => X,
   call: (ctx: HandlerContext & X) => unknown,
   logFields: Record<string, string> = {},
@@ -91,8 +81,8 @@ function runner<X extends object>(
     const portal = await requireRunnablePortal(services.portals, job.memberId);
     const log = services.logger.child({ memberId: job.memberId, jobId: job.id, job: job.name, attempt: jobContext.attempt, ...logFields });
     const ctx: HandlerContext & X = {
-      portal: view(portal),
-      settings: services.settings(job.memberId, 'app'),
+      portal: portalView(portal),
+      settings: services.values.for(job.memberId, owner),
       b24: services.clients.get(job.memberId),
       log,
       once: (key, fn) => runOnce({ store: services.store, jobId: job.id, memberId: job.memberId, nowMs: services.nowMs }, key, fn),
@@ -100,28 +90,15 @@ function runner<X extends object>(
       signal: jobContext.signal,
       ...extra(job),
     };
-    const stopTimer = services.metrics.handlerSeconds.startTimer({ kind });
+    const started = performance.now();
+    let outcome: 'ok' | 'error' = 'error';
     try {
       const result = await call(ctx);
-      services.metrics.jobRuns.inc({ kind, outcome: 'ok' });
+      outcome = 'ok';
       log.debug({}, `${kind} handler done`);
       return result === undefined ? null : result;
-    } catch (error) {
-      services.metrics.jobRuns.inc({ kind, outcome: 'error' });
-      throw error;
     } finally {
-      stopTimer();
+      services.signal({ type: 'handler', kind, outcome, seconds: (performance.now() - started) / 1000 });
     }
   }) as AnyHandler;
-}
-
-function view(portal: PortalInfo): PortalView {
-  return {
-    memberId: portal.memberId,
-    domain: portal.domain,
-    clientEndpoint: portal.clientEndpoint,
-    scope: portal.scope,
-    status: portal.status,
-    state: portal.state,
-  };
 }

@@ -6,6 +6,8 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
 import type { Job, JobState, Json } from '../queue/types.js';
+import type { EventDelivery } from '../events/event-payload.js';
+import type { KeepAliveReport } from '../oauth/keep-alive.js';
 import type { B24Client } from '../rest/client.js';
 import type { Transaction } from '../store/types.js';
 import type { RouteAuth } from './route-auth.js';
@@ -74,6 +76,10 @@ export interface RouteContext<S extends Record<string, unknown> = Record<string,
   log: PinoLogger;
   /** Sets the answer's HTTP status (default 200; 204 when the handler returns undefined). */
   status(code: number): void;
+  /** Sets a header of the answer. */
+  header(name: string, value: string): void;
+  /** Wraps a body to send as is (not as JSON): return it from the handler; set the content-type with `header`. */
+  raw(body: string | Buffer): RawBody;
   /** The portal of `:memberId`, resolved and checked before the handler runs. Throws on routes without `:memberId`. */
   readonly portal: PortalView;
   /** The portal's REST client. Throws on routes without `:memberId`. */
@@ -84,6 +90,11 @@ export interface RouteContext<S extends Record<string, unknown> = Record<string,
   ingest<N extends keyof J & string>(job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
   /** `app.enqueue` for this portal. */
   enqueue<N extends keyof J & string>(job: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
+}
+
+/** A body sent as is (`ctx.raw`). */
+export interface RawBody {
+  readonly raw: string | Buffer;
 }
 
 /** Answers with what it returns (JSON; undefined → 204), or throws (a B24Error keeps its code and status). */
@@ -136,6 +147,8 @@ export interface PortalDirectory {
   list(filter?: { state?: PortalView['state'] }): Promise<PortalView[]>;
   get(memberId: string): Promise<PortalView | undefined>;
   countByState(): Promise<Record<PortalView['state'], number>>;
+  /** Refreshes the tokens of portals idle for `idleMs` (7 days), so their refresh tokens never lapse unused. */
+  refreshIdle(options?: { idleMs?: number; limit?: number }): Promise<KeepAliveReport>;
 }
 
 /** A service's stop function (awaited at shutdown, in reverse start order). */
@@ -172,4 +185,10 @@ export interface AppKit<S extends Record<string, unknown> = Record<string, unkno
   observe(listener: (signal: AppSignal) => void): this;
   enqueue<N extends keyof J & string>(memberId: string, name: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
   ingest<N extends keyof J & string>(memberId: string, job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
+  /**
+   * Records an event for a portal as if the portal had delivered it — for plugins that bring events
+   * from another channel (the offline-events drain does): one transaction stores the inbox row,
+   * deduplicated on `dedupeKey`, and the handler's job. `ignored` when no handler is declared.
+   */
+  deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }>;
 }

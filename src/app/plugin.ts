@@ -16,16 +16,15 @@
  * });
  * ```
  */
-import type { z } from 'zod';
 import { B24Error } from '../errors.js';
-import type { AppKit, SettingsDeclaration } from './kit.js';
+import type { AppKit, JobMap, SettingsDeclaration } from './kit.js';
 
 /** A plugin: a name (unique per app, the namespace of its settings) and what it declares. */
-export interface B24Plugin<O = void, S extends Record<string, unknown> = Record<string, unknown>> {
+export interface B24Plugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
   readonly name: string;
   /** Per-portal settings of this plugin: `ctx.settings` in its handlers, `app.settings(memberId, name)` outside. */
   readonly settings?: SettingsDeclaration<S> | undefined;
-  setup(kit: AppKit<S>, options: O): void;
+  setup(kit: AppKit<S, J>, options: O): void;
 }
 
 /** Names of plugins: lower-case letters, digits, `-`, `_`, `.`; `b24kit.` is the framework's. */
@@ -33,16 +32,17 @@ export const PLUGIN_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
 
 /**
  * Declares a plugin (an identity function that checks the name and keeps the types: `S` is inferred
- * from the settings schema, `O` from `setup`'s options).
+ * from the settings schema, `O` from `setup`'s options, `J` from the `kit` parameter's annotation,
+ * e.g. `setup(kit: AppKit<Settings, { 'order.sync': Order }>, options: Options)`).
  */
-export function definePlugin<O = void, Schema extends z.ZodObject = z.ZodObject<Record<string, never>>>(plugin: {
+export function definePlugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap>(plugin: {
   name: string;
-  settings?: SettingsDeclaration<z.infer<Schema>> & { schema: Schema };
-  setup(kit: AppKit<z.infer<Schema>>, options: O): void;
-}): B24Plugin<O, z.infer<Schema>> {
+  settings?: SettingsDeclaration<S>;
+  setup(kit: AppKit<S, J>, options: O): void;
+}): B24Plugin<O, S, J> {
   if (typeof plugin?.name !== 'string' || !PLUGIN_NAME.test(plugin.name)) {
     throw new B24Error('B24_ERR_APP_DEFINITION', `plugin name "${String(plugin?.name)}" is malformed ([a-z][a-z0-9._-], at most 64)`);
   }
   if (typeof plugin.setup !== 'function') throw new B24Error('B24_ERR_APP_DEFINITION', `plugin ${plugin.name} has no setup function`);
-  return plugin as B24Plugin<O, z.infer<Schema>>;
+  return plugin;
 }

@@ -38,3 +38,15 @@ export function postponeForPortal(error: unknown, job: Job): number | undefined 
   if ((error as { code?: unknown } | null)?.code === 'B24_ERR_TOKEN_REVOKED') return postponeDelayMs(job.postpones + 1);
   return undefined;
 }
+
+/**
+ * For `enqueue` and `ingest`: the portal must be installed here (active or needs_reauth — its jobs
+ * wait for a re-authorization). Unknown → B24_ERR_PORTAL_NOT_FOUND, uninstalled →
+ * B24_ERR_PORTAL_UNINSTALLED: nothing is enqueued for a portal whose job could only die.
+ */
+export async function requireInstalledPortal(portals: PortalRegistry, memberId: string): Promise<PortalInfo> {
+  const portal = typeof memberId === 'string' ? await portals.info(memberId) : undefined;
+  if (!portal) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', 'No portal with this member_id is installed', { memberId });
+  if (portal.state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { memberId });
+  return portal;
+}

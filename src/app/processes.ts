@@ -5,18 +5,16 @@
  * the shutdown timeout) or are released with their attempt given back.
  */
 import { isIPv6 } from 'node:net';
+import { refreshIdlePortals } from '../oauth/keep-alive.js';
 import { Worker } from '../queue/index.js';
 import { Scheduler } from '../scheduler/index.js';
-import { installDemoPortal, startDemoTrickle } from '../runtime/demo.js';
-import { scheduleKeepAlive } from '../runtime/keep-alive-schedule.js';
-import type { AppDefinitions } from './definitions.js';
+import { APP_OWNER, type AppDefinitions } from './definitions.js';
 import { buildWorkerHandlers } from './handlers.js';
 import { jobNames } from './job-names.js';
-import type { AppMetrics } from './metrics.js';
-import { DEFAULT_OFFLINE_DRAIN_CRON } from './offline-events.js';
+import type { ProcessRole, ServiceContext, ServiceStop } from './kit.js';
 import { postponeForPortal } from './portal-gate.js';
-import { resolveRetention, RetentionRunner } from './retention.js';
 import { portalTimeZones } from './portal-settings.js';
+import { portalView } from './portal-view.js';
 import type { AppServices } from './services.js';
 import type { ResolvedSettings } from './settings.js';
 
@@ -44,28 +42,18 @@ export interface RunningRoles {
 }
 
 /** The app's worker: a handler per declared job type, the portal-aware postpone policy. */
-export function createAppWorker(
-  settings: ResolvedSettings,
-  definitions: AppDefinitions,
-  services: AppServices,
-  metrics: AppMetrics,
-  overrides: { pollIntervalMs?: number } = {},
-): Worker {
+export function createAppWorker(settings: ResolvedSettings, definitions: AppDefinitions, services: AppServices, overrides: { pollIntervalMs?: number } = {}): Worker {
   const { logger } = settings;
   return new Worker({
     queue: services.queue,
     handlers: buildWorkerHandlers(definitions, {
       store: services.store,
-      portals: services.runtime.portals,
+      portals: services.portals,
       clients: services.clients,
       logger,
-      metrics,
       nowMs: settings.nowMs,
-      inbox: services.inbox,
-      offline: settings.config.offlineEvents ?? {},
-      settings: () => {
-        throw new Error('settings are not wired yet');
-      },
+      values: services.values,
+      signal: services.signal,
     }),
     concurrency: settings.config.worker?.concurrency ?? 8,
     pollIntervalMs: overrides.pollIntervalMs ?? settings.config.worker?.pollIntervalMs ?? 1000,
@@ -76,38 +64,44 @@ export function createAppWorker(
   });
 }
 
-export async function startRoles(settings: ResolvedSettings, definitions: AppDefinitions, services: AppServices, metrics: AppMetrics, roles: Roles): Promise<RunningRoles> {
+export async function startRoles(settings: ResolvedSettings, definitions: AppDefinitions, services: AppServices, roles: Roles): Promise<RunningRoles> {
   const { logger } = settings;
-  // stopped in this order: no new work (demo trickle, slots, keep-alive, HTTP), then the worker drains
-  const ORDER = ['trickle', 'scheduler', 'retention', 'keepAlive', 'web', 'worker'] as const;
-  const stops = new Map<(typeof ORDER)[number], () => Promise<void>>();
+  // stopped in reverse: the plugins' services first (no new work), then the scheduler, the web
+  // server (in-flight requests finish), and last the worker, which drains
+  const stops: Array<{ name: string; stop: () => Promise<void> | void }> = [];
+  const abort = new AbortController();
   const stopAll = async (): Promise<void> => {
-    for (const name of ORDER) {
-      const stop = stops.get(name);
-      stops.delete(name);
-      await stop?.().catch((error: unknown) => logger.warn({ err: String(error), role: name }, 'error while stopping'));
+    abort.abort();
+    for (const { name, stop } of stops.reverse()) {
+      await Promise.resolve()
+        .then(stop)
+        .catch((error: unknown) => logger.warn({ err: error, role: name }, 'error while stopping'));
     }
+    stops.length = 0;
   };
   try {
     let url: string | undefined;
     let worker: Worker | undefined;
     let scheduler: Scheduler | undefined;
-    const server = services.runtime.server;
+    const played: ProcessRole[] = [];
+    if (roles.worker !== false) {
+      const running = createAppWorker(settings, definitions, services);
+      await running.start();
+      worker = running;
+      played.push('worker');
+      stops.push({ name: 'worker', stop: () => running.stop({ graceful: true, timeoutMs: settings.config.worker?.shutdownTimeoutMs ?? 25_000 }) });
+    }
     if (roles.web !== false) {
+      const server = services.server;
       const host = roles.host ?? settings.host;
       await server.listen({ port: roles.port ?? settings.port, host });
       const address = server.server.address();
       const port = typeof address === 'object' && address ? address.port : settings.port;
       url = `http://${urlHost(host)}:${port}`;
       services.appUrl.current ??= url;
+      played.push('web');
       // in-flight requests finish (their transactions commit before the answer); new ones get 503
-      stops.set('web', () => server.close());
-    }
-    if (roles.worker !== false) {
-      const running = createAppWorker(settings, definitions, services, metrics);
-      await running.start();
-      worker = running;
-      stops.set('worker', () => running.stop({ graceful: true, timeoutMs: settings.config.worker?.shutdownTimeoutMs ?? 25_000 }));
+      stops.push({ name: 'web', stop: () => server.close() });
     }
     if (roles.scheduler !== false) {
       const running = new Scheduler({
@@ -115,7 +109,7 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
         queue: services.queue,
         // each portal in its own zone when known (learned at install, portal-settings.ts), else the default
         portals: async () => {
-          const [active, zones] = await Promise.all([services.runtime.portals.list({ state: 'active' }), portalTimeZones(services.store)]);
+          const [active, zones] = await Promise.all([services.portals.list({ state: 'active' }), portalTimeZones(services.store)]);
           return active.map((portal) => ({ memberId: portal.memberId, timeZone: zones.get(portal.memberId) ?? null }));
         },
         defaultTimeZone: settings.config.scheduler?.defaultTimeZone ?? 'UTC',
@@ -131,62 +125,52 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
           ...(entry.options.maxAttempts ? { maxAttempts: entry.options.maxAttempts } : {}),
         });
       }
-      const drainCron = settings.config.offlineEvents?.drainCron ?? DEFAULT_OFFLINE_DRAIN_CRON;
-      if (definitions.offlineEvents.size > 0 && drainCron !== false) {
-        // the safety net of the ONOFFLINEEVENT pings (online deliveries are never repeated)
-        running.schedule(jobNames.offlineDrain, drainCron, { jobName: jobNames.offlineDrain, tz: 'UTC' });
-      }
       running.start();
       scheduler = running;
-      stops.set('scheduler', () => running.stop());
-      // retention (retention.ts): purges past their windows, once per fire time across processes
-      const retention = resolveRetention(settings.config.retention);
-      if (retention.cron !== false) {
-        const purger = new RetentionRunner({
-          store: services.store,
-          retention,
-          intervalMs: settings.config.scheduler?.intervalMs ?? 10_000,
-          nowMs: settings.nowMs,
-          logger: logger.child({ module: 'retention' }),
-        });
-        purger.start();
-        stops.set('retention', () => purger.stop());
-      }
-      const keepAlive = scheduleKeepAlive({
-        portals: services.runtime.portals,
-        tokens: services.runtime.tokens,
-        logger,
-        ...((roles.keepAlivePattern ?? settings.config.keepAlivePattern) ? { pattern: roles.keepAlivePattern ?? settings.config.keepAlivePattern } : {}),
-      });
-      stops.set('keepAlive', async () => keepAlive.stop());
+      played.push('scheduler');
+      stops.push({ name: 'scheduler', stop: () => running.stop() });
     }
-    const counts = await services.runtime.portals.countByState();
-    logger.info({ url, store: services.store.location, portals: counts, roles: { web: url !== undefined, worker: worker !== undefined, scheduler: scheduler !== undefined } }, url ? `b24kit listening on ${url}` : 'b24kit started');
+    // the services of the app and its plugins for the roles this process plays, in declaration order
+    const context = serviceContext(settings, services, url, abort.signal);
+    for (const entry of definitions.services) {
+      if (!played.includes(entry.role)) continue;
+      const log = entry.owner === APP_OWNER ? logger : logger.child({ plugin: entry.owner });
+      const stop: ServiceStop | void = await entry.start({ ...context, log });
+      if (typeof stop === 'function') stops.push({ name: `${entry.owner} (${entry.role})`, stop });
+    }
+    const counts = await services.portals.countByState();
+    logger.info(
+      { url, store: services.store.location, portals: counts, roles: { web: url !== undefined, worker: worker !== undefined, scheduler: scheduler !== undefined } },
+      url ? `b24kit listening on ${url}` : 'b24kit started',
+    );
     if (counts.needs_reauth > 0) logger.warn({ count: counts.needs_reauth }, 'portals need re-authorization: see `b24kit portals list --state needs_reauth`');
-    if (services.emulator && url) {
-      const emulatorUrl = services.emulator.url;
-      const portal = await installDemoPortal(services.emulator, services.runtime, url, logger);
-      logger.warn(
-        { emulatorUrl, memberId: portal.memberId, domain: portal.domain },
-        `DEMO MODE — no B24_CLIENT_ID set; using the built-in Bitrix24 emulator at ${emulatorUrl}. Demo portal ${portal.domain} installed; set B24_CLIENT_ID, B24_CLIENT_SECRET and B24_APP_URL to serve real portals.`,
-      );
-      const trickle = startDemoTrickle({
-        emulatorUrl,
-        memberId: portal.memberId,
-        fireContactAdd: definitions.events.has('ONCRMCONTACTADD'),
-        ...(definitions.robots.has('demo_score') ? { robotCode: 'demo_score' } : {}),
-        intervalMs: settings.config.demoTrickleMs ?? 3000,
-        logger,
-      });
-      stops.set('trickle', () => trickle.stop());
-    } else if (url) {
-      logger.info({ appUrl: services.appUrl.current }, `install handler: ${services.appUrl.current ?? url}/install`);
-    }
+    if (url && !settings.demo) logger.info({ appUrl: services.appUrl.current }, `install handler: ${services.appUrl.current ?? url}/install`);
     return { url, worker, scheduler, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+function serviceContext(settings: ResolvedSettings, services: AppServices, url: string | undefined, signal: AbortSignal): ServiceContext {
+  return {
+    log: settings.logger,
+    nowMs: settings.nowMs,
+    url,
+    signal,
+    store: services.store,
+    client: (memberId) => services.clients.get(memberId),
+    jobs: { counts: () => services.queue.counts() },
+    portals: {
+      list: async (filter = {}) => (await services.portals.list(filter.state ? { state: filter.state } : {})).map(portalView),
+      get: async (memberId) => {
+        const portal = await services.portals.info(memberId);
+        return portal ? portalView(portal) : undefined;
+      },
+      countByState: () => services.portals.countByState(),
+      refreshIdle: (options = {}) => refreshIdlePortals({ portals: services.portals, tokens: services.tokens, ...options }),
+    },
+  };
 }
 
 /** The listen address as a URL's host: a wildcard becomes the loopback, an IPv6 address goes in brackets (HOST=::1). */

@@ -1,65 +1,98 @@
 /**
- * Opening an app's parts, in order: (demo emulator) → secrets → store → queue → portal runtime
- * (registry, tokens, installer, web server with the inbox, robot and metrics routes) → clients.
+ * Opening an app's parts, in order: secrets → store → queue → portal core (registry, tokens,
+ * installer, OAuth states, limiter) → REST clients → settings → receivers → lifecycle hooks and
+ * purges (the framework's, then what the app and its plugins declared) → the web server with
+ * every route. Each part is built once its inputs exist: nothing is patched in afterwards.
  * `close()` undoes what this opened (a store passed in by the caller stays open).
  */
 import { AuthCache } from '../events/auth-cache.js';
-import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { deletePortalInbox, InboxWriter } from '../events/inbox.js';
 import { EventReceiver } from '../events/receiver.js';
-import type { RunningEmulator } from '../emulator/server.js';
 import { JobQueue } from '../queue/index.js';
-import { createPortalRuntime, type PortalRuntime } from '../runtime/portal-runtime.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startDemoEmulator } from '../runtime/demo.js';
-import { registerMetricsRoute } from '../server/routes/metrics.js';
+import type { RateLimiter } from '../rest/limiter.js';
+import type { PortalTokenService } from '../oauth/portal-token-provider.js';
+import type { PortalInstaller } from '../oauth/installer.js';
 import { registerRobotRoutes } from '../server/routes/robots.js';
 import { createSecretBox, resolveSecretKey } from '../store/crypto.js';
 import { openStore } from '../store/index.js';
+import type { PortalInfo, PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
+import type { FastifyInstance } from 'fastify';
 import { bindingsHook } from './bindings.js';
 import { PortalClients } from './clients.js';
-import type { AppDefinitions } from './definitions.js';
+import { APP_OWNER, type AppDefinitions } from './definitions.js';
+import { deletePortalIntake } from './intake.js';
 import { jobNames } from './job-names.js';
-import type { AppMetrics } from './metrics.js';
-import { offlinePingJob } from './offline-events.js';
+import type { AppSignal } from './kit.js';
 import { deletePortalOnce } from './once.js';
+import { buildPortalServer, createPortalCore } from './portal-runtime.js';
 import { deletePortalSettings, learnTimeZoneHook, PORTAL_SETTINGS_TABLE } from './portal-settings.js';
+import { deletePortalValues, PORTAL_VALUES_TABLE, PortalValues } from './portal-values.js';
+import { portalView } from './portal-view.js';
 import { RobotReceiver } from './robot-receiver.js';
+import { registerAppRoutes, type AppRouteParts } from './routes.js';
 import type { ResolvedSettings } from './settings.js';
+
+/** The OAuth app the services talk as (demo mode swaps in the emulator's). */
+export interface AppCredentials {
+  clientId: string;
+  clientSecret: string;
+  oauthUrl: string;
+  oauthUrlOverride: boolean;
+}
 
 export interface AppServices {
   store: Store;
   queue: JobQueue;
-  runtime: PortalRuntime;
+  portals: PortalRegistry;
+  tokens: PortalTokenService;
+  installer: PortalInstaller;
+  limiter: RateLimiter;
+  server: FastifyInstance;
   clients: PortalClients;
   receiver: EventReceiver;
   /** Records deliveries (and drained offline records) with their jobs, group-committed. */
   inbox: InboxWriter;
   robots: RobotReceiver;
-  /** Set in demo mode. */
-  emulator: RunningEmulator | undefined;
+  values: PortalValues;
+  /** Tells every observer (kit.observe); an observer's throw is logged, never propagated. */
+  signal(signal: AppSignal): void;
   /** The public base URL: B24_APP_URL, or (demo) the listening URL once known. */
   appUrl: { current: string | undefined };
   close(): Promise<void>;
 }
 
-export async function openServices(settings: ResolvedSettings, definitions: AppDefinitions, metrics: AppMetrics): Promise<AppServices> {
+/** The framework's per-portal tables, purged on uninstall with CLEAN (the REST buckets: portal-runtime.ts). */
+const FRAMEWORK_PURGES = {
+  b24kit_event_inbox: deletePortalInbox,
+  b24kit_job_once: deletePortalOnce,
+  [PORTAL_SETTINGS_TABLE]: deletePortalSettings,
+  [PORTAL_VALUES_TABLE]: deletePortalValues,
+  b24kit_intake: deletePortalIntake,
+  b24kit_jobs: async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_jobs WHERE member_id = ?', [memberId])),
+  b24kit_schedule_slots: async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_schedule_slots WHERE member_id = ?', [memberId])),
+} satisfies Record<string, Parameters<PortalRegistry['registerCleanup']>[1]>;
+
+/** The app's own `ingest` and `enqueue`, which routes hand to their handlers. */
+export type AppIntake = Pick<AppRouteParts, 'ingest' | 'enqueue'>;
+
+export async function openServices(settings: ResolvedSettings, definitions: AppDefinitions, credentials: AppCredentials, intake: AppIntake): Promise<AppServices> {
   const { logger, nowMs } = settings;
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: String(error) }, 'error while closing'));
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing'));
     closers.length = 0;
   };
   try {
-    let credentials = { clientId: settings.clientId, clientSecret: settings.clientSecret, oauthUrl: settings.oauthUrl, oauthUrlOverride: settings.oauthUrlOverride };
-    let emulator: RunningEmulator | undefined;
-    if (settings.demo) {
-      const running = await startDemoEmulator();
-      emulator = running;
-      closers.push(() => running.close());
-      credentials = { clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, oauthUrl: running.url, oauthUrlOverride: true };
-      logger.warn({ emulatorUrl: running.url }, `DEMO MODE — no B24_CLIENT_ID set; using the built-in Bitrix24 emulator at ${running.url}`);
-    }
+    const signal = (event: AppSignal): void => {
+      for (const observer of definitions.observers) {
+        try {
+          observer(event);
+        } catch (error) {
+          logger.error({ err: error, signal: event.type }, 'an observer threw');
+        }
+      }
+    };
     const secrets = createSecretBox(resolveSecretKey({ key: settings.secretKey, dataDir: settings.dataDir, logger }));
     let store = settings.store;
     if (!store) {
@@ -69,68 +102,106 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
     }
     const jobTypes = Object.fromEntries([...definitions.jobs].map(([name, { options }]) => [jobNames.job(name), options]));
     const queue = new JobQueue({ store, nowMs, logger: logger.child({ module: 'queue' }), jobTypes, ...settings.config.queue });
-    const observer = metrics.receiverObserver;
+    const core = createPortalCore({
+      store,
+      secrets,
+      ...credentials,
+      logger,
+      nowMs,
+      ...(settings.fetch ? { fetch: settings.fetch } : {}),
+      onCredentials: (entry) => signal({ type: 'credentials', route: entry.route, outcome: entry.outcome, memberId: entry.memberId ?? null }),
+    });
+    const clients = new PortalClients({
+      tokens: core.tokens,
+      limiter: core.limiter,
+      ...(settings.config.rest ? { rest: settings.config.rest } : {}),
+      logger,
+      onEvent: (event) => {
+        if (event.type === 'request') signal({ type: 'rest.request', status: event.status, errorCode: event.errorCode });
+        else if (event.type === 'retry') signal({ type: 'rest.retry', reason: event.reason });
+      },
+    });
+    closers.push(() => clients.close());
+    const values = new PortalValues({ store, secrets, nowMs, declarations: definitions.settings });
+    const inbox = new InboxWriter({ store, queue, nowMs });
+    const authCache = new AuthCache({ ttlMs: settings.config.authCacheMs ?? 2000 });
+    const observer = {
+      accepted: (label: string, outcome: 'queued' | 'duplicate' | 'ignored') => signal({ type: 'delivery.accepted', label, outcome }),
+      rejected: (code: string) => signal({ type: 'delivery.rejected', code }),
+    };
+    const receiver = new EventReceiver({ writer: inbox, portals: core.portals, authCache, jobNameFor: (event) => definitions.jobNameForEvent(event), observer });
+    const robots = new RobotReceiver({ writer: inbox, portals: core.portals, authCache, jobNameFor: (code) => definitions.jobNameForRobot(code), observer });
     const appUrl = { current: settings.appUrl };
-    // the receivers and clients need the registry the runtime builds; routes and hooks reach them through `late`
-    const late: { events?: EventReceiver; robots?: RobotReceiver; clients?: PortalClients; authCache?: AuthCache } = {};
-    const hook = bindingsHook({
+
+    // lifecycle: the auth cache first (a new application_token must not meet a cached old one),
+    // then the bindings, the time zone, and the hooks the app and its plugins declared
+    const hookContext = (portal: PortalInfo, owner: string) => ({
+      portal: portalView(portal),
+      b24: clients.get(portal.memberId),
+      settings: values.for<never>(portal.memberId, owner),
+      log: logger.child({ memberId: portal.memberId, ...(owner !== APP_OWNER ? { plugin: owner } : {}) }),
+    });
+    const bindings = bindingsHook({
       definitions,
       appUrl: () => appUrl.current,
-      client: (memberId) => late.clients!.get(memberId),
+      client: (memberId) => clients.get(memberId),
       logger,
       ...(settings.config.offlineEvents?.notifyMinTimeoutSeconds !== undefined ? { offlineNotifySeconds: settings.config.offlineEvents.notifyMinTimeoutSeconds } : {}),
     });
-    // the portal's time zone for its schedules (portal-settings.ts)
-    const timeZone = learnTimeZoneHook({ store, client: (memberId) => late.clients!.get(memberId), nowMs, logger });
-    const runtime = createPortalRuntime({
-      store,
-      secrets,
-      clientId: credentials.clientId!,
-      clientSecret: credentials.clientSecret!,
-      oauthUrl: credentials.oauthUrl,
-      oauthUrlOverride: credentials.oauthUrlOverride,
+    const timeZone = learnTimeZoneHook({ store, client: (memberId) => clients.get(memberId), nowMs, logger });
+    for (const kind of ['install', 'update'] as const) {
+      const add = kind === 'install' ? (hook: (portal: PortalInfo) => unknown) => core.installer.onInstalled(async (p) => void (await hook(p))) : (hook: (portal: PortalInfo) => unknown) => core.installer.onUpdated(async (p) => void (await hook(p)));
+      add((portal) => authCache.forget(portal.memberId));
+      add(bindings);
+      add(timeZone);
+      for (const { hook, owner } of definitions.hooks[kind]) add((portal) => hook(hookContext(portal, owner)));
+    }
+    core.installer.onUninstalled((portal) => authCache.forget(portal.memberId));
+    for (const { hook, owner } of definitions.hooks.uninstall) {
+      core.installer.onUninstalled(async (portal, details) => {
+        await hook({ portal: portalView(portal), clean: details?.clean ?? false, log: logger.child({ memberId: portal.memberId, ...(owner !== APP_OWNER ? { plugin: owner } : {}) }) });
+      });
+    }
+    for (const [table, cleanup] of Object.entries(FRAMEWORK_PURGES)) core.portals.registerCleanup(table, cleanup);
+    for (const [table, { purge }] of definitions.purges) core.portals.registerCleanup(table, purge);
+
+    const server = buildPortalServer(core, {
       logger,
+      clientId: credentials.clientId,
       nowMs,
-      // a new application_token (install, update) must not meet this process's cached old one
-      hooks: {
-        onInstalled: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
-        onUpdated: [(portal) => late.authCache?.forget(portal.memberId), hook, timeZone],
-        // events of an uninstalled portal answer 410 at once in this process (others: within authCacheMs)
-        onUninstalled: [(portal) => late.authCache?.forget(portal.memberId)],
-      },
-      ...(settings.fetch ? { fetch: settings.fetch } : {}),
       allowedDomains: settings.portalDomains,
-      onCredentials: metrics.onCredentials,
-      events: { accept: (memberId, body) => late.events!.accept(memberId, body) },
-      routes: (server) => {
-        registerRobotRoutes(server, { accept: (memberId, code, body) => late.robots!.accept(memberId, code, body) });
-        registerMetricsRoute(server, metrics.registry);
+      events: receiver,
+      routes: (app) => {
+        registerRobotRoutes(app, robots);
+        registerAppRoutes(app, definitions.routes, {
+          portals: core.portals,
+          values,
+          client: (memberId) => clients.get(memberId),
+          ingest: intake.ingest,
+          enqueue: intake.enqueue,
+          nowMs,
+          logger,
+          signal,
+        });
       },
     });
-    const writer = new InboxWriter({ store, queue, nowMs });
-    const authCache = new AuthCache({ ttlMs: settings.config.authCacheMs ?? 2000 });
-    const offline = settings.config.offlineEvents ?? {};
-    const receiver = new EventReceiver({
-      writer,
-      portals: runtime.portals,
-      authCache,
-      jobNameFor: (event) => definitions.jobNameForEvent(event),
-      // the offline queue's ping enqueues the portal's drain (offline-events.ts), when the app has offline events
-      jobFor: (delivery) =>
-        delivery.event === OFFLINE_NOTIFY_EVENT && definitions.offlineEvents.size > 0 ? offlinePingJob(nowMs(), offline.coalesceMs) : undefined,
-      observer,
-    });
-    const robots = new RobotReceiver({ writer, portals: runtime.portals, authCache, jobNameFor: (code) => definitions.jobNameForRobot(code), observer });
-    late.authCache = authCache;
-    runtime.portals.registerCleanup('b24kit_event_inbox', deletePortalInbox);
-    runtime.portals.registerCleanup('b24kit_job_once', deletePortalOnce);
-    runtime.portals.registerCleanup(PORTAL_SETTINGS_TABLE, deletePortalSettings);
-    runtime.portals.registerCleanup('b24kit_jobs', async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_jobs WHERE member_id = ?', [memberId])));
-    runtime.portals.registerCleanup('b24kit_schedule_slots', async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_schedule_slots WHERE member_id = ?', [memberId])));
-    const clients = new PortalClients({ tokens: runtime.tokens, limiter: runtime.limiter, ...(settings.config.rest ? { rest: settings.config.rest } : {}), logger, onEvent: metrics.onRestEvent });
-    Object.assign(late, { events: receiver, robots, clients });
-    closers.push(() => clients.close());
-    return { store, queue, runtime, clients, receiver, inbox: writer, robots, emulator, appUrl, close: closeAll };
+    return {
+      store,
+      queue,
+      portals: core.portals,
+      tokens: core.tokens,
+      installer: core.installer,
+      limiter: core.limiter,
+      server,
+      clients,
+      receiver,
+      inbox,
+      robots,
+      values,
+      signal,
+      appUrl,
+      close: closeAll,
+    };
   } catch (error) {
     await closeAll();
     throw error;

@@ -9,8 +9,11 @@ import type { QueueOptions } from '../queue/index.js';
 import { createServerLogger } from '../server/logging.js';
 import type { Store } from '../store/types.js';
 import type { AppRestOptions } from './clients.js';
+import type { SettingsDeclaration } from './kit.js';
 
-export interface AppConfig {
+export interface AppConfig<S extends Record<string, unknown> = Record<string, unknown>> {
+  /** The app's per-portal settings: a zod object schema and its secret keys (docs/plugins.md). `ctx.settings` in handlers, `app.settings(memberId)` outside. */
+  settings?: SettingsDeclaration<S>;
   /** Settings otherwise read from the environment. @defaultValue loadConfig(process.env) */
   env?: B24kitConfig;
   /** An open store (tests). The app does not close it. @defaultValue openStore(DATABASE_URL) */
@@ -136,10 +139,10 @@ export interface ResolvedSettings {
   port: number;
   host: string;
   portalDomains: string[];
-  config: AppConfig;
+  config: AppConfig<never>;
 }
 
-export function resolveSettings(config: AppConfig): ResolvedSettings {
+export function resolveSettings(config: AppConfig<never>): ResolvedSettings {
   const explicit = config.clientId !== undefined && config.clientSecret !== undefined && config.store !== undefined;
   const env = config.env ?? (explicit ? undefined : loadConfig(process.env));
   const clientId = config.clientId ?? env?.clientId;

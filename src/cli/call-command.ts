@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { B24Error } from '../errors.js';
-import { createPortalRuntime } from '../runtime/portal-runtime.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../runtime/demo.js';
+import { createPortalRuntime } from '../app/portal-runtime.js';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../app/builtins/demo.js';
 import { createSecretBox, resolveSecretKey } from '../store/crypto.js';
 import { cliConfig, cliLogger, describeError, withStore } from './context.js';
 

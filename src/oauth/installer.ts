@@ -119,13 +119,18 @@ export class PortalInstaller {
     this.#hooks.onUpdated.push(hook);
   }
 
+  /** Adds a hook run after every uninstall (before a CLEAN purge). */
+  onUninstalled(hook: PortalHook): void {
+    this.#hooks.onUninstalled.push(hook);
+  }
+
   /**
    * ONAPPINSTALL or the UI install POST: verify (app.info, administrator, refresh token redeemed),
    * store the redeemed pair (new portal or re-install), fire onInstalled.
    */
   async install(claim: InstallClaim): Promise<InstallOutcome> {
     const outcome = await this.#audited('install', claim.memberId, async () => {
-      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'application_token is missing', { status: 400, memberId: claim.memberId });
+      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'application_token is missing', { memberId: claim.memberId });
       return this.#acceptCredentials(claim, { proveRefreshToken: true });
     });
     this.#logger.info({ memberId: outcome.portal.memberId, domain: outcome.portal.domain, reinstall: !outcome.created }, 'portal installed');
@@ -142,7 +147,7 @@ export class PortalInstaller {
   async update(urlMemberId: string, claim: InstallClaim): Promise<PortalInfo> {
     const { portal } = await this.#audited('update', claim.memberId, async () => {
       assertSameMember(urlMemberId, claim.memberId);
-      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { status: 400, memberId: claim.memberId });
+      if (!claim.applicationToken) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { memberId: claim.memberId });
       return this.#acceptCredentials(claim, { proveRefreshToken: true, requireKnown: true });
     });
     this.#logger.info({ memberId: portal.memberId }, 'app updated: application_token and tokens replaced');
@@ -160,7 +165,7 @@ export class PortalInstaller {
     await this.#requireApplicationToken(event.memberId, event.applicationToken);
     await this.#portals.markUninstalled(event.memberId);
     const uninstalled = await this.#portals.info(event.memberId);
-    if (uninstalled) await this.#runHooks('onUninstalled', uninstalled);
+    if (uninstalled) await this.#runHooks('onUninstalled', uninstalled, { clean: event.clean });
     const purged = event.clean ? await this.#portals.purge(event.memberId) : false;
     this.#logger.info({ memberId: event.memberId, purged }, 'app uninstalled');
     return { purged };
@@ -198,7 +203,7 @@ export class PortalInstaller {
       const memberId = tokens.memberId ?? callback.memberId;
       if (!memberId) throw new B24Error('B24_ERR_CODE_EXCHANGE', 'The token answer names no member_id', { status: 502 });
       if (callback.memberId && callback.memberId !== memberId) {
-        throw new B24Error('B24_ERR_FORBIDDEN', 'The exchanged tokens belong to another portal than the callback names', { status: 403 });
+        throw new B24Error('B24_ERR_FORBIDDEN', 'The exchanged tokens belong to another portal than the callback names');
       }
       const claim: InstallClaim = {
         memberId,
@@ -233,7 +238,7 @@ export class PortalInstaller {
     const known = await this.#portals.info(claim.memberId);
     const clientEndpoint = trustedClientEndpoint(verified, known);
     await this.#requireAdmin(clientEndpoint, claim.accessToken, claim.memberId);
-    if (options.requireKnown && !known) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { status: 404, memberId: claim.memberId });
+    if (options.requireKnown && !known) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', undefined, { memberId: claim.memberId });
     let stored = claim;
     if (options.proveRefreshToken) {
       const redeemed = await this.#redeemRefreshToken(claim, serverEndpoint);
@@ -241,7 +246,7 @@ export class PortalInstaller {
         // no user ids to compare: ask the portal about the user of the new pair too
         await this.#requireAdmin(clientEndpoint, redeemed.accessToken, claim.memberId);
       } else if (redeemed.userId !== verified.userId) {
-        throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The refresh token belongs to another user than the access token', { status: 403, memberId: claim.memberId });
+        throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The refresh token belongs to another user than the access token', { memberId: claim.memberId });
       }
       stored = {
         ...claim,
@@ -280,7 +285,7 @@ export class PortalInstaller {
       });
     }
     if (tokens.memberId !== claim.memberId) {
-      throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The offered refresh token belongs to another portal', { status: 403, memberId: claim.memberId });
+      throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', 'The offered refresh token belongs to another portal', { memberId: claim.memberId });
     }
     return tokens;
   }
@@ -344,7 +349,7 @@ export class PortalInstaller {
     const domain = verified.domain ?? claim.domain;
     const clientEndpoint = verified.clientEndpoint ?? claim.clientEndpoint ?? (domain ? `https://${domain}/rest/` : undefined);
     if (!domain || !clientEndpoint) {
-      throw new B24Error('B24_ERR_BAD_REQUEST', 'The portal address is unknown: no domain or client_endpoint', { status: 400, memberId: claim.memberId });
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'The portal address is unknown: no domain or client_endpoint', { memberId: claim.memberId });
     }
     const expiresAtMs = verified.expiresAtMs !== undefined ? Math.min(claim.expiresAtMs, verified.expiresAtMs) : claim.expiresAtMs;
     const record = await this.#portals.upsertInstall({
@@ -365,19 +370,18 @@ export class PortalInstaller {
   }
 
   async #requireApplicationToken(memberId: string, candidate: string | undefined): Promise<void> {
-    if (!candidate) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { status: 400, memberId });
+    if (!candidate) throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[application_token] is missing', { memberId });
     // the same work and the same answer for an unknown portal and a wrong token (no existence oracle)
     const check = await this.#portals.checkApplicationToken(memberId, candidate);
-    if (!check.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId });
+    if (!check.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { memberId });
   }
 
-  async #runHooks(kind: keyof PortalLifecycleHooks, portal: PortalInfo): Promise<void> {
+  async #runHooks(kind: keyof PortalLifecycleHooks, portal: PortalInfo, details?: { clean: boolean }): Promise<void> {
     for (const hook of this.#hooks[kind]) {
       try {
-        await hook(portal);
+        await hook(portal, details);
       } catch (error) {
-        const code = error instanceof B24Error ? error.code : error instanceof Error ? error.name : 'UNKNOWN';
-        this.#logger.error({ memberId: portal.memberId, hook: kind, code }, 'lifecycle hook failed');
+        this.#logger.error({ memberId: portal.memberId, hook: kind, err: error }, `lifecycle hook ${kind} failed`);
       }
     }
   }
@@ -386,7 +390,7 @@ export class PortalInstaller {
 function assertSameMember(urlMemberId: string, payloadMemberId: string): void {
   // a handler URL names its portal; a payload for another one is misrouted or an IDOR attempt
   if (urlMemberId !== payloadMemberId) {
-    throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+    throw new B24Error('B24_ERR_MEMBER_MISMATCH');
   }
 }
 
@@ -396,7 +400,7 @@ function assertSameMember(urlMemberId: string, payloadMemberId: string): void {
  */
 function trustedClientEndpoint(verified: VerifiedInstall, known: PortalInfo | undefined): string {
   const endpoint = verified.clientEndpoint ?? known?.clientEndpoint ?? (verified.domain ? `https://${verified.domain}/rest/` : undefined);
-  if (!endpoint) throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'app.info named no portal address to verify the user at', { status: 502 });
+  if (!endpoint) throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'app.info named no portal address to verify the user at');
   return withSlash(endpoint);
 }
 

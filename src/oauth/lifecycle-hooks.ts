@@ -8,7 +8,8 @@
  */
 import type { PortalInfo } from '../store/portals.js';
 
-export type PortalHook = (portal: PortalInfo) => Promise<void> | void;
+/** `details.clean` is set for onUninstalled: whether the portal asked to delete the app's data. */
+export type PortalHook = (portal: PortalInfo, details?: { clean: boolean }) => Promise<void> | void;
 
 export interface PortalLifecycleHooks {
   /** After ONAPPINSTALL, the UI install POST, or a code exchange that stored a new portal. */

@@ -3,6 +3,7 @@
  * inbox (200, not enqueued again) — whether the emulator's delivery switch repeats the event or
  * the same form is replayed by hand.
  */
+import { appInternals } from '../../src/app/internals.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { control } from '../helpers/emulator.js';
@@ -31,7 +32,7 @@ describe('a repeated delivery runs the handler once', () => {
     const deliveries = entries.filter((entry) => entry.event === 'ONCRMDEALADD');
     assert.equal(deliveries.length, 3, 'three copies were POSTed');
     assert.deepEqual(deliveries.map((entry) => entry.http_status), [200, 200, 200]);
-    await waitFor(async () => runs.length === 1 && (await t.app.init()).queue.counts().then((c) => c.succeeded === 1), 10_000, 'the one job');
+    await waitFor(async () => runs.length === 1 && (await appInternals(t.app).services()).queue.counts().then((c) => c.succeeded === 1), 10_000, 'the one job');
     await new Promise((resolve) => setTimeout(resolve, 200)); // a second job would have run by now
     assert.deepEqual(runs, ['101']);
     assert.equal(await countRows(t.store, 'b24kit_event_inbox', portal.memberId), 1);

@@ -31,7 +31,7 @@ describe('offline events: ping → one drain → the handler once per object', (
     assert.equal(response.status, 200, await response.text());
   };
   const portalQueue = () => control<Array<{ ID: string }>>(t.emu, `/portals/${portal.memberId}/events/offline`, undefined, 'GET');
-  const drainJobs = () => t.store.all<{ id: number; state: string }>("SELECT id, state FROM b24kit_jobs WHERE name = 'b24kit:offline-drain' ORDER BY id");
+  const drainJobs = () => t.store.all<{ id: number; state: string }>("SELECT id, state FROM b24kit_jobs WHERE name IN ('job:b24kit.offline-drain', 'schedule:b24kit.offline-drain') ORDER BY id");
 
   before(async () => {
     t = await startTestApp(
@@ -149,7 +149,7 @@ describe('offline events: the schedule drains without pings', () => {
     await waitFor(() => seen.includes('42'), 10_000, 'the scheduled drain');
     // the handler's job may run before the drain cleared the record: wait for the clear
     await waitFor(async () => (await control<unknown[]>(t.emu, `/portals/${portal.memberId}/events/offline`, undefined, 'GET')).length === 0, 10_000, 'the clear');
-    const keys = await t.store.all<{ idempotency_key: string }>("SELECT idempotency_key FROM b24kit_jobs WHERE name = 'b24kit:offline-drain'");
-    assert.ok(keys.length > 0 && keys.every((row) => row.idempotency_key.startsWith('schedule:b24kit:offline-drain:')));
+    const keys = await t.store.all<{ idempotency_key: string }>("SELECT idempotency_key FROM b24kit_jobs WHERE name IN ('job:b24kit.offline-drain', 'schedule:b24kit.offline-drain')");
+    assert.ok(keys.length > 0 && keys.every((row) => row.idempotency_key.startsWith('schedule:b24kit.offline-drain:')), JSON.stringify(keys));
   });
 });

@@ -2,6 +2,7 @@
  * ctx.once: a handler that completed a side effect and then failed is retried; the retry gets the
  * stored result instead of repeating the effect. Checked on the portal: one deal, not two.
  */
+import { appInternals } from '../../src/app/internals.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { control, rest } from '../helpers/emulator.js';
@@ -33,7 +34,7 @@ describe('ctx.once across a retry', () => {
 
   it('fails once, succeeds on the retry, and the deal is created once', async () => {
     await fireAndFlush(t.emu, portal.memberId, 'ONCRMCONTACTADD', { FIELDS: { ID: '7' } });
-    const { queue } = await t.app.init();
+    const { queue } = await appInternals(t.app).services();
     const job = await waitFor(async () => (await queue.list({ memberId: portal.memberId })).find((j) => j.state === 'succeeded'), 10_000, 'the job to succeed');
     assert.equal(attempts, 2);
     assert.equal(job.attempts, 2);

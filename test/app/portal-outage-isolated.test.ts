@@ -3,6 +3,7 @@
  * portals' jobs all complete, and the broken portal's jobs wait — postponed, attempts not burned,
  * none dead — until it recovers; then they complete too.
  */
+import { appInternals } from '../../src/app/internals.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { control } from '../helpers/emulator.js';
@@ -39,7 +40,7 @@ describe('a portal answering 503 does not hold up the others', () => {
     const perPortal = [334, 333, 333];
     assert.equal(await countRows(t.store, 'b24kit_event_inbox'), EVENTS, 'every delivery was accepted');
 
-    const { queue } = await t.app.init();
+    const { queue } = await appInternals(t.app).services();
     // the completion is recorded just after the handler returns: wait for the queue, not the handler
     const succeeded = async (index: number): Promise<boolean> => (await queue.counts({ memberId: portals[index]!.memberId })).succeeded === perPortal[index];
     await waitFor(async () => (await succeeded(0)) && (await succeeded(1)), 60_000, 'the healthy portals');

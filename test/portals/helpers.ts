@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { PortalLifecycleHooks } from '../../src/oauth/lifecycle-hooks.js';
-import { createPortalRuntime, type PortalRuntime } from '../../src/runtime/portal-runtime.js';
+import { createPortalRuntime, type PortalRuntime } from '../../src/app/portal-runtime.js';
 import { createServerLogger } from '../../src/server/logging.js';
 import { createSecretBox } from '../../src/store/crypto.js';
 import type { Store } from '../../src/store/types.js';

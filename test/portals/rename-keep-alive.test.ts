@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log/logger.js';
-import { scheduleKeepAlive } from '../../src/runtime/keep-alive-schedule.js';
+import { scheduleKeepAlive } from '../../src/app/builtins/keep-alive.js';
 import { advanceClock, control } from '../helpers/emulator.js';
 import { emulatorInstall, startAppUnderTest, type AppUnderTest } from './helpers.js';
 

@@ -4,6 +4,7 @@
  * same status, the same body, and the same work (one query, one decrypt, one constant-time
  * compare), on the event route and the robot route alike.
  */
+import { appInternals } from '../../src/app/internals.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -44,7 +45,7 @@ describe('unknown portal and wrong token are answered alike (HTTP)', () => {
     );
     portal = await t.install();
     gone = await t.install();
-    await (await t.app.init()).runtime.portals.markUninstalled(gone.memberId);
+    await (await appInternals(t.app).services()).portals.markUninstalled(gone.memberId);
   });
   after(() => t.close());
 

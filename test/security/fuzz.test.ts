@@ -12,6 +12,7 @@
  * token or secret of the run; the heap stays bounded; afterwards the store still takes a genuine
  * event and its job runs.
  */
+import { appInternals } from '../../src/app/internals.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -566,7 +567,7 @@ describe(`fuzz battery (seed ${SEED}, ${COUNT} requests, ${CONCURRENCY} at a tim
 
   it('no log line holds a token, the client secret or the secret key', async () => {
     // tokens the app obtained during the run (code exchanges of the genuine callbacks)
-    const registry = (await t.app.init()).runtime.portals;
+    const registry = (await appInternals(t.app).services()).portals;
     for (const install of [portals.a, portals.x, portals.o, d, ...portals.fresh]) {
       const portal = await registry.info(install.memberId);
       if (portal) {

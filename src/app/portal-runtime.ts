@@ -1,7 +1,8 @@
 /**
- * Wires the portals side of an app from its parts: registry, token service, installer, OAuth
- * states and the web server. One factory, no module-level state: tests build as many as they like,
- * each with its own store and clock.
+ * The portals side of an app: registry, token service, installer, OAuth states, the shared rate
+ * limiter (`createPortalCore`), and with the web server on top (`createPortalRuntime`, for tools
+ * and tests that serve install and OAuth without an app). No module-level state: tests build as
+ * many as they like, each with its own store and clock.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
@@ -61,7 +62,10 @@ export interface PortalRuntime {
   client(memberId: string, options?: Omit<B24ClientOptions, 'provider'>): B24Client;
 }
 
-export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntime {
+export type PortalCore = Omit<PortalRuntime, 'server'>;
+
+/** Registry, tokens, installer, OAuth states and the limiter, without a web server. */
+export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 'routes' | 'allowedDomains'>): PortalCore {
   const nowMs = options.nowMs ?? Date.now;
   const { store, logger } = options;
   const portals = new PortalRegistry({ store, secrets: options.secrets, nowMs });
@@ -87,29 +91,40 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
   const states = new OAuthStateStore({ store, nowMs });
   const limiter = options.limiter ?? createStoreRateLimiter({ store, now: nowMs, logger: logger.child({ module: 'rest' }) });
   portals.registerCleanup('b24kit_rest_buckets', deletePortalBuckets);
-  const server = buildWebServer({
-    loggerInstance: logger,
-    ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
-    portals: {
-      installer,
-      states,
-      store,
-      clientId: options.clientId,
-      nowMs,
-      ...(options.events ? { events: options.events } : {}),
-      ...(options.allowedDomains ? { allowedDomains: options.allowedDomains } : {}),
-    },
-    ...(options.routes ? { routes: options.routes } : {}),
-  });
   return {
     store,
     portals,
     tokens,
     installer,
     states,
-    server,
     limiter,
     client: (memberId, clientOptions = {}) =>
       new B24Client({ logger: logger.child({ module: 'rest' }), limiter, ...clientOptions, provider: createPortalTokenProvider(tokens, memberId) }),
   };
+}
+
+/** The portal core with its web server: health, readiness, install, OAuth, events (when `events` is given) and `routes`. */
+export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntime {
+  const core = createPortalCore(options);
+  const server = buildPortalServer(core, options);
+  return { ...core, server };
+}
+
+/** The web server of a portal core. */
+export function buildPortalServer(core: PortalCore, options: Pick<PortalRuntimeOptions, 'logger' | 'clientId' | 'nowMs' | 'events' | 'allowedDomains' | 'routes'>): FastifyInstance {
+  const { store } = core;
+  return buildWebServer({
+    loggerInstance: options.logger,
+    ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
+    portals: {
+      installer: core.installer,
+      states: core.states,
+      store,
+      clientId: options.clientId,
+      nowMs: options.nowMs ?? Date.now,
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.allowedDomains ? { allowedDomains: options.allowedDomains } : {}),
+    },
+    ...(options.routes ? { routes: options.routes } : {}),
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * The sample app of demo mode (`npm start` with no B24_CLIENT_ID and no `--app`): one handler per
- * feature, each on the public API only, each logging what it did.
+ * The sample app of demo mode (`npm start` with no B24_CLIENT_ID and no `--app`), as a plugin: one
+ * handler per feature, each on the public API only, each logging what it did.
  *
  * - event: ONCRMCONTACTADD → reads the contact and creates a welcome deal (ctx.once: a retry never
  *   creates a second deal), then enqueues a follow-up job keyed by the contact;
@@ -8,9 +8,21 @@
  * - schedule `demo.report`: every minute, per portal, counts the deals;
  * - robot `demo_score`: scores a deal; its answer goes back with bizproc.event.send.
  */
-import type { B24App } from '../app/create-app.js';
+import type { AppKit } from '../kit.js';
+import { definePlugin } from '../plugin.js';
 
-export function registerDemoApp(app: B24App): void {
+interface SampleJobs extends Record<string, { dealId: number; contact: string }> {
+  'demo.follow-up': { dealId: number; contact: string };
+}
+
+export const sampleAppPlugin = definePlugin({
+  name: 'demo',
+  setup(app: AppKit<Record<string, unknown>, SampleJobs>) {
+    registerSampleApp(app);
+  },
+});
+
+function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>): void {
   app.on('ONCRMCONTACTADD', async (ctx) => {
     const id = String((ctx.event.data as { FIELDS?: { ID?: string } } | null)?.FIELDS?.ID ?? '');
     const { result: contact } = await ctx.b24.call<{ NAME?: string; LAST_NAME?: string }>('crm.contact.get', { id });
@@ -24,7 +36,7 @@ export function registerDemoApp(app: B24App): void {
   });
 
   app.job('demo.follow-up', async (ctx) => {
-    const { dealId, contact } = ctx.payload as { dealId: number; contact: string };
+    const { dealId, contact } = ctx.payload;
     await ctx.once('comment', async () => {
       await ctx.b24.call('crm.deal.update', { id: dealId, fields: { COMMENTS: `Followed up with ${contact}` } });
     });
