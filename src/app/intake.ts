@@ -1,0 +1,110 @@
+/**
+ * Idempotent intake: `app.ingest(memberId, job, externalId, payload)` turns "a source sent item X"
+ * into exactly one job run per distinct content of X, whatever the source repeats.
+ *
+ * The rule, per (portal, job, externalId), against the item's current job:
+ *
+ * | the item's job is …           | same payload        | changed payload                                  |
+ * |-------------------------------|---------------------|--------------------------------------------------|
+ * | (none: first time)            | `created`           | `created`                                        |
+ * | queued (not started, or waiting for a retry) | `duplicate` | `superseded`: the SAME job now carries the new payload |
+ * | running                       | `duplicate`         | `revised`: a new job (runs after or alongside; handlers must be idempotent on externalId) |
+ * | succeeded                     | `duplicate`         | `revised`: a new job                            |
+ * | dead                          | `retried`: a new job | `retried`: a new job with the new payload       |
+ *
+ * so a corrected resend after a dead job runs again, and an identical resend of a done item is
+ * answered with the job that did it. `revision` counts the payloads that made or changed a job.
+ * One row per item in `b24kit_intake` (migration 0009) records the revision, the payload's hash
+ * and the job; the decision and the enqueue commit in one transaction (the row is locked), so two
+ * concurrent copies never make two jobs.
+ */
+import { createHash } from 'node:crypto';
+import { B24Error } from '../errors.js';
+import type { JobQueue } from '../queue/index.js';
+import { JOB_COLUMNS, JOBS_TABLE, toJob, type JobRow } from '../queue/job-row.js';
+import type { Job, Json } from '../queue/types.js';
+import type { Store, Transaction } from '../store/types.js';
+import type { IngestResult } from './kit.js';
+
+export const INTAKE_TABLE = 'b24kit_intake';
+/** Longest external id accepted (order numbers, UUIDs, composite keys). */
+const EXTERNAL_ID = /^[\x21-\x7e]{1,200}$/;
+
+interface IntakeRow {
+  revision: number;
+  payload_hash: string;
+  job_id: number;
+}
+
+export async function ingest<P extends Json>(
+  parts: { store: Store; queue: JobQueue; nowMs: () => number },
+  input: { memberId: string; jobName: string; externalId: string; payload: P },
+): Promise<IngestResult<P>> {
+  const { memberId, jobName, externalId, payload } = input;
+  if (typeof externalId !== 'string' || !EXTERNAL_ID.test(externalId)) {
+    throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'ingest: externalId must be 1–200 printable ASCII characters without spaces');
+  }
+  const hash = payloadHash(payload);
+  const now = Math.floor(parts.nowMs());
+  return parts.store.transaction(async (tx) => {
+    // a placeholder first, then the row locked: concurrent copies of a new item queue up on it
+    await tx.run(
+      `INSERT INTO ${INTAKE_TABLE} (member_id, source, external_id, revision, payload_hash, job_id, updated_at_ms) VALUES (?, ?, ?, 0, '', 0, ?)
+       ON CONFLICT (member_id, source, external_id) DO NOTHING`,
+      [memberId, jobName, externalId, now],
+    );
+    const row = (await tx.one<IntakeRow>(`SELECT revision, payload_hash, job_id FROM ${INTAKE_TABLE} WHERE member_id = ? AND source = ? AND external_id = ? FOR UPDATE`, [
+      memberId,
+      jobName,
+      externalId,
+    ]))!;
+    const currentRow = Number(row.revision) > 0 ? await tx.one<JobRow>(`SELECT ${JOB_COLUMNS} FROM ${JOBS_TABLE} WHERE id = ?`, [Number(row.job_id)]) : undefined;
+    // a job purged by retention counts as none: the item runs again as new
+    const current = currentRow ? toJob<P>(currentRow) : undefined;
+    const same = current !== undefined && row.payload_hash === hash;
+    if (current && current.state !== 'dead' && same) return { job: current, outcome: 'duplicate', revision: Number(row.revision) };
+    const revision = Number(row.revision) + 1;
+    if (current && current.state === 'queued') {
+      const replaced = await tx.run(`UPDATE ${JOBS_TABLE} SET payload = ?, updated_at_ms = ? WHERE id = ? AND state = 'queued'`, [JSON.stringify(payload), now, current.id]);
+      if (replaced.rowCount === 1) {
+        await record(tx, input, revision, hash, current.id, now);
+        return { job: { ...current, payload }, outcome: 'superseded', revision };
+      }
+    }
+    const { job } = await parts.queue.enqueue<P>(tx, { memberId, name: jobName, payload, key: `ingest:${externalId}:r${revision}` });
+    await record(tx, input, revision, hash, job.id, now);
+    const outcome: IngestResult['outcome'] = !current ? 'created' : current.state === 'dead' ? 'retried' : 'revised';
+    return { job: job as Job<P>, outcome, revision };
+  });
+}
+
+async function record(tx: Transaction, input: { memberId: string; jobName: string; externalId: string }, revision: number, hash: string, jobId: number, now: number): Promise<void> {
+  await tx.run(`UPDATE ${INTAKE_TABLE} SET revision = ?, payload_hash = ?, job_id = ?, updated_at_ms = ? WHERE member_id = ? AND source = ? AND external_id = ?`, [
+    revision,
+    hash,
+    jobId,
+    now,
+    input.memberId,
+    input.jobName,
+    input.externalId,
+  ]);
+}
+
+/** SHA-256 of the payload's JSON with object keys sorted: key order does not make a new revision. */
+export function payloadHash(payload: Json): string {
+  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+function canonicalJson(value: Json): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as Json)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The per-portal purge of intake rows (uninstall with CLEAN). */
+export async function deletePortalIntake(tx: Transaction, memberId: string): Promise<void> {
+  await tx.run(`DELETE FROM ${INTAKE_TABLE} WHERE member_id = ?`, [memberId]);
+}
