@@ -130,6 +130,13 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       played.push('scheduler');
       stops.push({ name: 'scheduler', stop: () => running.stop() });
     }
+    const counts = await services.portals.countByState();
+    logger.info(
+      { url, store: services.store.location, portals: counts, roles: { web: url !== undefined, worker: worker !== undefined, scheduler: scheduler !== undefined } },
+      url ? `b24kit listening on ${url}` : 'b24kit started',
+    );
+    if (counts.needs_reauth > 0) logger.warn({ count: counts.needs_reauth }, 'portals need re-authorization: see `b24kit portals list --state needs_reauth`');
+    if (url && !settings.demo) logger.info({ appUrl: services.appUrl.current }, `install handler: ${services.appUrl.current ?? url}/install`);
     // the services of the app and its plugins for the roles this process plays, in declaration order
     const context = serviceContext(settings, services, url, abort.signal);
     for (const entry of definitions.services) {
@@ -138,13 +145,6 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       const stop: ServiceStop | void = await entry.start({ ...context, log });
       if (typeof stop === 'function') stops.push({ name: `${entry.owner} (${entry.role})`, stop });
     }
-    const counts = await services.portals.countByState();
-    logger.info(
-      { url, store: services.store.location, portals: counts, roles: { web: url !== undefined, worker: worker !== undefined, scheduler: scheduler !== undefined } },
-      url ? `b24kit listening on ${url}` : 'b24kit started',
-    );
-    if (counts.needs_reauth > 0) logger.warn({ count: counts.needs_reauth }, 'portals need re-authorization: see `b24kit portals list --state needs_reauth`');
-    if (url && !settings.demo) logger.info({ appUrl: services.appUrl.current }, `install handler: ${services.appUrl.current ?? url}/install`);
     return { url, worker, scheduler, stop: stopAll };
   } catch (error) {
     await stopAll();
