@@ -18,7 +18,7 @@ export interface BenchSection {
 export type Benchmark = () => Promise<BenchSection>;
 
 /** Each is bench/NAME.ts exporting `run: Benchmark`. */
-const BENCHMARKS = ['rest', 'ingest'];
+const BENCHMARKS = ['rest', 'ingest', 'route-auth'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((name) => !name.startsWith('-'));
