@@ -1,17 +1,18 @@
 /**
- * An app under test: createApp() over a temp store (SQLite, or PostgreSQL with DATABASE_URL),
- * against a real emulator, serving on a real loopback socket. Portals are installed the way a
- * real portal does it: the emulator POSTs ONAPPINSTALL to our /install, and the app binds its
- * events at install, so fired events arrive over HTTP at /webhooks.
+ * An app under test: the public `startTestApp` (src/testing/) over a temp store (SQLite, or
+ * PostgreSQL with DATABASE_URL), with fast retries, every log line kept, and no portal at start:
+ * tests install theirs with `install()`, the way a real portal does it — the emulator POSTs
+ * ONAPPINSTALL to our /install, and the app binds its events at install, so fired events arrive
+ * over HTTP at /webhooks.
  */
-import { randomBytes } from 'node:crypto';
-import { createApp, type B24App } from '../../src/app/create-app.js';
+import type { B24App } from '../../src/app/create-app.js';
 import type { AppConfig } from '../../src/app/settings.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { createServerLogger } from '../../src/server/logging.js';
 import type { Store } from '../../src/store/types.js';
+import { startTestApp as startPublicTestApp } from '../../src/testing/index.js';
 import { createTestDatabase, type TestDatabase } from '../contract/helpers/store.js';
-import { control, startTestEmulator, UNLIMITED_PORTAL } from '../helpers/emulator.js';
+import { control, UNLIMITED_PORTAL } from '../helpers/emulator.js';
 import { emulatorInstall, type EmulatorInstall } from '../portals/helpers.js';
 
 export interface TestApp {
@@ -31,44 +32,47 @@ export async function startTestApp(
   define: (app: B24App) => void,
   options: { config?: Partial<AppConfig>; roles?: { web?: boolean; worker?: boolean; scheduler?: boolean } } = {},
 ): Promise<TestApp> {
-  const emu = await startTestEmulator();
   const db = createTestDatabase();
   const store = await db.open();
   const logs: string[] = [];
   const logger = createServerLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
-  const app = createApp({
-    store,
-    secretKey: randomBytes(32),
-    clientId: emu.emulator.options.clientId,
-    clientSecret: emu.emulator.options.clientSecret,
-    oauthUrl: emu.url,
-    logger,
-    port: 0,
-    host: '127.0.0.1',
-    // the tests' portals are unlimited; the client must not throttle them to 2/s either
-    rest: { limits: { drainPerSecond: 100_000, burst: 100_000 }, retry: { maxAttempts: 2, baseMs: 20, capMs: 100 }, timeoutMs: 5000 },
-    queue: { defaults: { baseDelayMs: 20, capDelayMs: 200 } },
-    worker: { pollIntervalMs: 20, concurrency: 8, shutdownTimeoutMs: 5000 },
-    ...options.config,
-  });
-  define(app);
-  await app.start({ web: true, worker: true, scheduler: false, ...options.roles });
-  const url = app.url!;
-  return {
-    app,
-    emu,
-    store,
-    db,
-    url,
-    logs,
-    install: (portal = {}) => emulatorInstall(emu, url, { ...UNLIMITED_PORTAL, ...portal }),
-    async close() {
-      await app.stop();
-      await store.close();
-      await db.drop();
-      await emu.close();
-    },
+  const dropStore = async (): Promise<void> => {
+    await store.close();
+    await db.drop();
   };
+  try {
+    const t = await startPublicTestApp(define, {
+      portal: false,
+      config: {
+        store,
+        logger,
+        // the security tests pin which hosts /oauth/start may redirect to: none beyond the cloud's and installed portals'
+        portalDomains: [],
+        // the tests' portals are unlimited; the client must not throttle them to 2/s either
+        rest: { limits: { drainPerSecond: 100_000, burst: 100_000 }, retry: { maxAttempts: 2, baseMs: 20, capMs: 100 }, timeoutMs: 5000 },
+        queue: { defaults: { baseDelayMs: 20, capDelayMs: 200 } },
+        worker: { pollIntervalMs: 20, concurrency: 8, shutdownTimeoutMs: 5000 },
+        ...options.config,
+      },
+      roles: { worker: options.roles?.worker ?? true, scheduler: options.roles?.scheduler ?? false },
+    });
+    return {
+      app: t.app,
+      emu: t.emulator,
+      store,
+      db,
+      url: t.url,
+      logs,
+      install: (portal = {}) => emulatorInstall(t.emulator, t.url, { ...UNLIMITED_PORTAL, ...portal }),
+      async close() {
+        await t.close();
+        await dropStore();
+      },
+    };
+  } catch (error) {
+    await dropStore();
+    throw error;
+  }
 }
 
 /** Fires an event in the emulator (delivered to the app's bound handler) and waits until it was delivered. */

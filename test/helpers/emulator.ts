@@ -1,4 +1,5 @@
 import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '../../src/emulator/server.js';
+import { emulatorControl } from '../../src/testing/control.js';
 
 export interface TestPortal {
   memberId: string;
@@ -14,17 +15,8 @@ export async function startTestEmulator(options: StartEmulatorOptions = {}): Pro
   return startEmulator({ port: 0, host: '127.0.0.1', ...options });
 }
 
-/** POSTs JSON to the control API and returns the decoded answer (throws on non-2xx). */
-export async function control<T = Record<string, unknown>>(emu: RunningEmulator, path: string, body: unknown = {}, method = 'POST'): Promise<T> {
-  const response = await fetch(`${emu.url}/_emulator${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(method === 'GET' ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = (await response.json()) as T;
-  if (!response.ok) throw new Error(`control ${path} → ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
+/** POSTs JSON to the control API and returns the decoded answer (throws on non-2xx): the public `emulatorControl`. */
+export const control = emulatorControl;
 
 /** Creates a portal and installs the app into it (without an install POST unless appUrl is given). */
 export async function createInstalledPortal(
