@@ -121,17 +121,17 @@ export async function authenticate(
   cache?: AuthCache,
 ): Promise<void> {
   // a handler URL names its portal; a payload for another one is misrouted or an IDOR attempt
-  if (urlMemberId !== payloadMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+  if (urlMemberId !== payloadMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH');
   if (!applicationToken) throw new B24Error('B24_ERR_FORBIDDEN', 'auth[application_token] is missing', { status: 401, memberId: urlMemberId });
   // the cache holds successes only: a hit needs the right token, so it tells a stranger nothing
   let state = cache?.get(urlMemberId, applicationToken);
   if (state === undefined) {
     const checked = await portals.checkApplicationToken(urlMemberId, applicationToken);
-    if (!checked.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { status: 403, memberId: urlMemberId });
+    if (!checked.ok) throw new B24Error('B24_ERR_FORBIDDEN', 'application_token does not match the stored one', { memberId: urlMemberId });
     state = checked.portal.state;
     cache?.set(urlMemberId, applicationToken, state);
   }
-  if (state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { status: 410, memberId: urlMemberId });
+  if (state === 'uninstalled') throw new B24Error('B24_ERR_PORTAL_UNINSTALLED', undefined, { memberId: urlMemberId });
 }
 
 export type { EventDelivery };

@@ -36,7 +36,6 @@ export async function requirePortalAdmin(check: AdminCheck): Promise<void> {
     response = await postTokenForm(url, check.accessToken, check);
   } catch (error) {
     throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'The portal could not be asked whether the user is an administrator (user.admin)', {
-      status: 502,
       memberId: check.memberId,
       cause: unreachableCause(error),
     });
@@ -44,18 +43,14 @@ export async function requirePortalAdmin(check: AdminCheck): Promise<void> {
   const { body } = response;
   if (body && typeof body.error === 'string' && body.error !== '' && response.status < 500) {
     throw new B24Error('B24_ERR_NOT_ADMIN', `The portal did not confirm administrator rights: ${body.error}`, {
-      status: 403,
       bitrixCode: body.error,
       memberId: check.memberId,
     });
   }
   if (!body || !('result' in body) || response.status >= 500) {
-    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `user.admin answered HTTP ${response.status} without a Bitrix24 result`, {
-      status: 502,
-      memberId: check.memberId,
-    });
+    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `user.admin answered HTTP ${response.status} without a Bitrix24 result`, { memberId: check.memberId });
   }
   if (body.result !== true) {
-    throw new B24Error('B24_ERR_NOT_ADMIN', 'The token belongs to a user who is not a portal administrator', { status: 403, memberId: check.memberId });
+    throw new B24Error('B24_ERR_NOT_ADMIN', 'The token belongs to a user who is not a portal administrator', { memberId: check.memberId });
   }
 }

@@ -46,36 +46,36 @@ export async function verifyWithAppInfo(check: AppInfoCheck): Promise<VerifiedIn
   try {
     response = await postTokenForm(url, check.accessToken, check);
   } catch (error) {
-    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} could not be reached`, { status: 502, cause: unreachableCause(error) });
+    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} could not be reached`, { cause: unreachableCause(error) });
   }
   const { body } = response;
   if (!body) {
-    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} answered HTTP ${response.status} without JSON`, { status: 502 });
+    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} answered HTTP ${response.status} without JSON`);
   }
   if (typeof body.error === 'string' && body.error !== '') {
     if (response.status >= 500) {
-      throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} failed: HTTP ${response.status}`, { status: 502, bitrixCode: body.error });
+      throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} failed: HTTP ${response.status}`, { bitrixCode: body.error });
     }
-    throw new B24Error('B24_ERR_FORBIDDEN', `app.info refused the access token: ${body.error}`, { status: 403, bitrixCode: body.error });
+    throw new B24Error('B24_ERR_FORBIDDEN', `app.info refused the access token: ${body.error}`, { bitrixCode: body.error });
   }
   const result = record(body.result);
   const install = record(result?.install);
   if (!result || !install) {
-    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} answered HTTP ${response.status} without a result`, { status: 502 });
+    throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', `app.info at ${originOf(url)} answered HTTP ${response.status} without a result`);
   }
   if (text_(result.client_id) !== check.clientId) {
-    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token was issued to another application', { status: 403 });
+    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token was issued to another application');
   }
   const memberId = text_(install.member_id);
   if (memberId !== check.memberId) {
-    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token belongs to another portal (member_id differs)', { status: 403 });
+    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token belongs to another portal (member_id differs)');
   }
   if (install.installed === false) {
-    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the app is not installed on this portal', { status: 403 });
+    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the app is not installed on this portal');
   }
   const domain = text_(install.domain);
   if (check.domain && domain && domain.toLowerCase() !== check.domain.toLowerCase()) {
-    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token belongs to another portal (domain differs)', { status: 403 });
+    throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token belongs to another portal (domain differs)');
   }
   const expires = Number(result.expires);
   const userId = Number(result.user_id);

@@ -212,5 +212,5 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function badRequest(message: string): B24Error {
-  return new B24Error('B24_ERR_BAD_REQUEST', message, { status: 400 });
+  return new B24Error('B24_ERR_BAD_REQUEST', message);
 }

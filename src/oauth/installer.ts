@@ -273,13 +273,11 @@ export class PortalInstaller {
     } catch (error) {
       if (error instanceof B24Error && error.bitrixCode !== undefined) {
         throw new B24Error('B24_ERR_CREDENTIALS_UNPROVEN', `The OAuth server refused the offered refresh token: ${error.bitrixCode}`, {
-          status: 403,
           bitrixCode: error.bitrixCode,
           memberId: claim.memberId,
         });
       }
       throw new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'The OAuth server could not be asked to redeem the offered refresh token', {
-        status: 502,
         memberId: claim.memberId,
         cause: error,
       });

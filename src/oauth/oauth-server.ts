@@ -32,11 +32,11 @@ export function trustedServerEndpoint(claimed: string | undefined, policy: OAuth
   try {
     url = new URL(claimed);
   } catch {
-    throw new B24Error('B24_ERR_BAD_REQUEST', 'server_endpoint is not a URL', { status: 400 });
+    throw new B24Error('B24_ERR_BAD_REQUEST', 'server_endpoint is not a URL');
   }
   const trusted = new Set([...(policy.trustedHosts ?? BITRIX24_OAUTH_HOSTS), hostOf(policy.oauthUrl)].map((host) => host.toLowerCase()));
   if (url.protocol !== 'https:' || !trusted.has(url.host.toLowerCase())) {
-    throw new B24Error('B24_ERR_FORBIDDEN', `server_endpoint ${url.protocol}//${url.host} is not a trusted Bitrix24 OAuth server`, { status: 403 });
+    throw new B24Error('B24_ERR_FORBIDDEN', `server_endpoint ${url.protocol}//${url.host} is not a trusted Bitrix24 OAuth server`);
   }
   return `${url.origin}/rest/`;
 }

@@ -80,7 +80,7 @@ export class OAuthStateStore {
       [clientHash],
     );
     if (Number(counts?.mine ?? 0) >= this.#maxLivePerClient || Number(counts?.total ?? 0) >= this.#maxLive) {
-      throw new B24Error('B24_ERR_TOO_MANY_REQUESTS', 'Too many authorization flows started and not finished; try again in a few minutes', { status: 429 });
+      throw new B24Error('B24_ERR_TOO_MANY_REQUESTS', 'Too many authorization flows started and not finished; try again in a few minutes');
     }
     const state = randomBytes(32).toString('base64url');
     await this.#store.run(

@@ -57,7 +57,7 @@ export class RobotRequestError extends B24Error {
   readonly field: string;
   readonly problem: RobotRequestProblem;
   constructor(field: string, problem: RobotRequestProblem, memberId?: string) {
-    super('B24_ERR_BAD_REQUEST', `robot call: ${field} is ${problem}`, { status: 400, ...(memberId ? { memberId } : {}) });
+    super('B24_ERR_BAD_REQUEST', `robot call: ${field} is ${problem}`, memberId ? { memberId } : {});
     this.name = 'RobotRequestError';
     this.field = field;
     this.problem = problem;
@@ -84,7 +84,7 @@ export function parseRobotRequest(form: Record<string, unknown>, options: ParseR
   // auth first: its member_id is what errors and logs are keyed by
   const auth = parseAuth(form.auth);
   if (options.memberId !== undefined && auth.memberId !== options.memberId) {
-    throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403, memberId: options.memberId });
+    throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { memberId: options.memberId });
   }
   const memberId = auth.memberId;
   const fail = (field: string, problem: RobotRequestProblem): never => {

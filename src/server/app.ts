@@ -3,7 +3,7 @@ import type { PortalInstaller } from '../oauth/installer.js';
 import type { OAuthStateStore } from '../oauth/oauth-state.js';
 import type { Store } from '../store/types.js';
 import { parseForm, registerBodyParsers, type FormLimits } from './body-parsers.js';
-import { registerErrorHandlers } from './error-handler.js';
+import { answerFor, registerErrorHandlers } from './error-handler.js';
 import { registerInstallRoute } from './routes/install.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerWebhookRoutes, type EventSink } from './routes/webhooks.js';
@@ -88,7 +88,8 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
     childLoggerFactory: lazyChildLogger,
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const bad = (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
-      void reply.status(400).send({ error: 'B24_ERR_BAD_REQUEST', message: bad });
+      const { status, body } = answerFor('B24_ERR_BAD_REQUEST', bad);
+      void reply.status(status).send(body);
     },
     clientErrorHandler: answerClientError,
   });

@@ -35,7 +35,7 @@ export function parseForm(text: string, limits: FormLimits = {}): Record<string,
     }) as Record<string, unknown>;
   } catch (error) {
     const message = error instanceof RangeError ? error.message : 'Malformed form body';
-    throw new B24Error('B24_ERR_BAD_REQUEST', `Form body refused: ${message}`, { status: 400 });
+    throw new B24Error('B24_ERR_BAD_REQUEST', `Form body refused: ${message}`);
   }
 }
 
@@ -56,10 +56,10 @@ export function registerBodyParsers(app: FastifyInstance, limits: FormLimits = {
     try {
       value = JSON.parse(text);
     } catch {
-      return done(new B24Error('B24_ERR_BAD_REQUEST', 'Malformed JSON body', { status: 400 }), undefined);
+      return done(new B24Error('B24_ERR_BAD_REQUEST', 'Malformed JSON body'), undefined);
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return done(new B24Error('B24_ERR_BAD_REQUEST', 'The JSON body must be an object', { status: 400 }), undefined);
+      return done(new B24Error('B24_ERR_BAD_REQUEST', 'The JSON body must be an object'), undefined);
     }
     done(null, value);
   });

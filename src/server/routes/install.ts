@@ -20,7 +20,7 @@ export interface InstallRouteOptions {
 export function registerInstallRoute(app: FastifyInstance, options: InstallRouteOptions): void {
   const nowMs = options.nowMs ?? Date.now;
   app.post('/install', async (request) => {
-    if (!isRecord(request.body)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The install POST has no form body', { status: 400 });
+    if (!isRecord(request.body)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The install POST has no form body');
     const query = isRecord(request.query) ? request.query : {};
     const claim = parseInstallPost(request.body, query, nowMs());
     const { portal, created } = await options.installer.install(claim);

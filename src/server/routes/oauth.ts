@@ -42,11 +42,11 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOpt
   app.get('/oauth/start', async (request, reply) => {
     const domain = queryText(request.query, 'domain')?.toLowerCase();
     if (!domain || domain.length > 253 || !DOMAIN.test(domain)) {
-      throw new B24Error('B24_ERR_BAD_REQUEST', 'domain must be the portal host, e.g. acme.bitrix24.com', { status: 400 });
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'domain must be the portal host, e.g. acme.bitrix24.com');
     }
     const known = await findPortalByDomain(options.store, domain);
     if (!known && !isCloudPortalDomain(domain) && !isAllowedHost(domain, options.allowedDomains ?? [])) {
-      throw new B24Error('B24_ERR_DOMAIN_NOT_ALLOWED', 'domain must be a Bitrix24 cloud portal (e.g. acme.bitrix24.com), an installed portal or an allowed host', { status: 400 });
+      throw new B24Error('B24_ERR_DOMAIN_NOT_ALLOWED', 'domain must be a Bitrix24 cloud portal (e.g. acme.bitrix24.com), an installed portal or an allowed host');
     }
     const base = known ? known.clientEndpoint.replace(/rest\/?$/, '') : `https://${domain}/`;
     const state = await options.states.create({ domain, ...(known ? { memberId: known.memberId } : {}), client: request.ip });
@@ -58,16 +58,16 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOpt
   app.get('/oauth/callback', async (request, reply) => {
     const code = queryText(request.query, 'code');
     const state = queryText(request.query, 'state');
-    if (!code || !state) throw new B24Error('B24_ERR_BAD_REQUEST', 'code and state are required', { status: 400 });
+    if (!code || !state) throw new B24Error('B24_ERR_BAD_REQUEST', 'code and state are required');
     const domain = queryText(request.query, 'domain')?.toLowerCase();
     const memberId = queryText(request.query, 'member_id');
     const serverDomain = queryText(request.query, 'server_domain');
     // the portal always sends both (protocol §1.2); without them the state could not be matched
-    if (!domain || !memberId) throw new B24Error('B24_ERR_BAD_REQUEST', 'domain and member_id are required', { status: 400 });
+    if (!domain || !memberId) throw new B24Error('B24_ERR_BAD_REQUEST', 'domain and member_id are required');
     const check = await options.states.consume(state);
-    if (!check.ok) throw new B24Error('B24_ERR_STATE_INVALID', `OAuth state refused: ${check.reason}`, { status: 400 });
+    if (!check.ok) throw new B24Error('B24_ERR_STATE_INVALID', `OAuth state refused: ${check.reason}`);
     if (check.domain !== domain || (check.memberId !== null && check.memberId !== memberId)) {
-      throw new B24Error('B24_ERR_STATE_INVALID', 'OAuth state was issued for another portal', { status: 400 });
+      throw new B24Error('B24_ERR_STATE_INVALID', 'OAuth state was issued for another portal');
     }
     const { portal, created } = await options.installer.completeAuthorization({
       code,

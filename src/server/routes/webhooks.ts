@@ -45,10 +45,10 @@ export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRout
   const nowMs = options.nowMs ?? Date.now;
   app.post<{ Params: { memberId: string } }>('/webhooks/:memberId/event', async (request, reply) => {
     const urlMemberId = request.params.memberId;
-    if (!MEMBER_ID.test(urlMemberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed', { status: 400 });
+    if (!MEMBER_ID.test(urlMemberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed');
     const body = request.body;
     if (!isRecord(body) || typeof body.event !== 'string' || body.event === '') {
-      throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing', { status: 400 });
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing');
     }
     const event = body.event.toUpperCase();
     const lifecycle = event === 'ONAPPUPDATE' || event === 'ONAPPUNINSTALL';
@@ -59,7 +59,7 @@ export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRout
       return { status: received.status };
     }
     const identity = parseEventIdentity(body);
-    if (identity.memberId !== urlMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH', undefined, { status: 403 });
+    if (identity.memberId !== urlMemberId) throw new B24Error('B24_ERR_MEMBER_MISMATCH');
 
     if (event === 'ONAPPUPDATE') {
       const claim = parseAuthBlock(body.auth, nowMs(), { requireApplicationToken: true });
