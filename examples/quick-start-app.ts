@@ -5,7 +5,7 @@ import { createApp } from '../src/index.js';
 const app = createApp(); // settings from the environment (see Configuration)
 
 app.on('ONCRMCONTACTADD', async (ctx) => {
-  const id = (ctx.event.data as { FIELDS: { ID: string } }).FIELDS.ID;
+  const id = ctx.event.data.FIELDS.ID; // typed: the documented events have their payload types
   // once per event, however often the event is delivered or the job retried
   await ctx.once('welcome-deal', async () =>
     (await ctx.b24.call<number>('crm.deal.add', { fields: { TITLE: `Welcome ${id}`, CONTACT_ID: id } })).result,

@@ -26,12 +26,12 @@ import { AppDefinitions, APP_OWNER } from './definitions.js';
 import { ingest } from './intake.js';
 import { internals } from './internals.js';
 import { jobNames } from './job-names.js';
-import type { AppKit, AppSignal, IngestResult, JobMap, PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
+import type { AppKit, AppSignal, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
 import type { B24Plugin } from './plugin.js';
 import { requireInstalledPortal } from './portal-gate.js';
 import { createAppWorker, startRoles, type Roles, type RunningRoles } from './processes.js';
 import { receiveInProcess, type ReceiveOptions, type ReceiveResult } from './receive.js';
-import { openServices, type AppServices } from './services.js';
+import { openServices, type AppIntake, type AppServices } from './services.js';
 import { resolveSettings, type AppConfig, type ResolvedSettings } from './settings.js';
 import type {
   EnqueueOptions,
@@ -48,10 +48,10 @@ import type {
 
 /** Types an app may declare: job payloads by name, and its settings (`createApp<{ jobs: …; settings: … }>()`). */
 export interface AppTypes {
-  jobs?: JobMap;
+  jobs?: JobTypes;
   settings?: Record<string, unknown>;
 }
-type JobsOf<T extends AppTypes> = T['jobs'] extends JobMap ? T['jobs'] : JobMap;
+type JobsOf<T extends AppTypes> = T['jobs'] extends JobTypes ? T['jobs'] : JobMap;
 type SettingsOf<T extends AppTypes> = T['settings'] extends Record<string, unknown> ? T['settings'] : Record<string, unknown>;
 
 export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<T>, JobsOf<T>> {
@@ -153,7 +153,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
   }
 
   /** Adds a plugin: its handlers, routes, hooks, settings and services join the app's. Before `init()`/`start()`. */
-  register<O, S extends Record<string, unknown>, J extends JobMap>(plugin: B24Plugin<O, S, J>, ...options: O extends void ? [options?: O] : [options: O]): this {
+  register<O, S extends Record<string, unknown>, J extends JobTypes>(plugin: B24Plugin<O, S, J>, ...options: O extends void ? [options?: O] : [options: O]): this {
     this.#assertNotOpened('register');
     if (typeof plugin?.name !== 'string' || typeof plugin.setup !== 'function') throw new B24Error('B24_ERR_APP_DEFINITION', 'app.register: not a plugin (use definePlugin)');
     this.#definitions.plugin(plugin.name);
@@ -274,9 +274,11 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
         demoEmulator: () => this.#demoEmulator,
       });
     }
-    const intake = {
-      ingest: (memberId: string, job: string, externalId: string, payload: Json) => this.ingest(memberId, job, externalId, payload as never),
-      enqueue: (memberId: string, job: string, payload: Json, options?: EnqueueOptions) => this.enqueue(memberId, job, payload as never, options),
+    // what route handlers call as ctx.ingest / ctx.enqueue: the app's own, untyped at this seam
+    const app = this as unknown as B24App;
+    const intake: AppIntake = {
+      ingest: (memberId, job, externalId, payload) => app.ingest(memberId, job, externalId, payload),
+      enqueue: (memberId, job, payload, options) => app.enqueue(memberId, job, payload, options),
     };
     if (!settings.demo) {
       const credentials = { clientId: settings.clientId!, clientSecret: settings.clientSecret!, oauthUrl: settings.oauthUrl, oauthUrlOverride: settings.oauthUrlOverride };

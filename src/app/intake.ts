@@ -36,7 +36,7 @@ interface IntakeRow {
   job_id: number;
 }
 
-export async function ingest<P extends Json>(
+export async function ingest<P>(
   parts: { store: Store; queue: JobQueue; nowMs: () => number },
   input: { memberId: string; jobName: string; externalId: string; payload: P },
 ): Promise<IngestResult<P>> {
@@ -44,7 +44,7 @@ export async function ingest<P extends Json>(
   if (typeof externalId !== 'string' || !EXTERNAL_ID.test(externalId)) {
     throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'ingest: externalId must be 1–200 printable ASCII characters without spaces');
   }
-  const hash = payloadHash(payload);
+  const hash = payloadHash(payload as Json);
   const now = Math.floor(parts.nowMs());
   return parts.store.transaction(async (tx) => {
     // a placeholder first, then the row locked: concurrent copies of a new item queue up on it

@@ -27,6 +27,11 @@ import type {
 
 /** Job payload types by job name. The default accepts any name with a JSON payload. */
 export type JobMap = Record<string, Json>;
+/**
+ * Declared job payload types (`createApp<{ jobs: … }>()`, `AppKit<S, J>`): interfaces are welcome;
+ * payloads must still be JSON (plain objects, arrays, strings, numbers, booleans, null) at run time.
+ */
+export type JobTypes = Record<string, unknown>;
 
 /** Per-portal settings: a zod object schema, and which of its keys are secrets (sealed at rest, never printed). */
 export interface SettingsDeclaration<S extends Record<string, unknown> = Record<string, unknown>> {
@@ -63,7 +68,7 @@ export interface RouteOptions {
   bodyLimitBytes?: number;
 }
 
-export interface RouteContext<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
+export interface RouteContext<S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> {
   /** The path's parameters (`:memberId` included). */
   params: Record<string, string>;
   query: Record<string, unknown>;
@@ -98,7 +103,7 @@ export interface RawBody {
 }
 
 /** Answers with what it returns (JSON; undefined → 204), or throws (a B24Error keeps its code and status). */
-export type RouteHandler<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> = (ctx: RouteContext<S, J>) => unknown;
+export type RouteHandler<S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> = (ctx: RouteContext<S, J>) => unknown;
 
 export interface PortalHookContext<S extends Record<string, unknown> = Record<string, unknown>> {
   portal: PortalView;
@@ -166,7 +171,7 @@ export type AppSignal =
   | { type: 'route'; path: string; outcome: 'ok' | 'unauthorized' | 'error' };
 
 /** The verbs of an app and of every plugin. `S`: the settings type; `J`: job payloads by name. */
-export interface AppKit<S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
+export interface AppKit<S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> {
   /** 'app', or the plugin's name. */
   readonly name: string;
   on<E extends string>(event: E, handler: EventHandler<E, S>, options?: EventOptions): this;

@@ -17,10 +17,10 @@
  * ```
  */
 import { B24Error } from '../errors.js';
-import type { AppKit, JobMap, SettingsDeclaration } from './kit.js';
+import type { AppKit, JobMap, JobTypes, SettingsDeclaration } from './kit.js';
 
 /** A plugin: a name (unique per app, the namespace of its settings) and what it declares. */
-export interface B24Plugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap> {
+export interface B24Plugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> {
   readonly name: string;
   /** Per-portal settings of this plugin: `ctx.settings` in its handlers, `app.settings(memberId, name)` outside. */
   readonly settings?: SettingsDeclaration<S> | undefined;
@@ -35,7 +35,7 @@ export const PLUGIN_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
  * from the settings schema, `O` from `setup`'s options, `J` from the `kit` parameter's annotation,
  * e.g. `setup(kit: AppKit<Settings, { 'order.sync': Order }>, options: Options)`).
  */
-export function definePlugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobMap = JobMap>(plugin: {
+export function definePlugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap>(plugin: {
   name: string;
   settings?: SettingsDeclaration<S>;
   setup(kit: AppKit<S, J>, options: O): void;
