@@ -6,7 +6,9 @@
  * `close()` undoes what this opened (a store passed in by the caller stays open).
  */
 import { AuthCache } from '../events/auth-cache.js';
-import { deletePortalInbox, InboxWriter } from '../events/inbox.js';
+import { deletePortalInbox, INBOX_TABLE, InboxWriter } from '../events/inbox.js';
+import { deletePortalJobs, JOBS_TABLE } from '../queue/job-row.js';
+import { deletePortalSlots, SLOTS_TABLE } from '../scheduler/fire.js';
 import { EventReceiver } from '../events/receiver.js';
 import { JobQueue } from '../queue/index.js';
 import type { RateLimiter } from '../rest/limiter.js';
@@ -21,10 +23,10 @@ import type { FastifyInstance } from 'fastify';
 import { bindingsHook } from './bindings.js';
 import { PortalClients } from './clients.js';
 import { APP_OWNER, type AppDefinitions } from './definitions.js';
-import { deletePortalIntake } from './intake.js';
+import { deletePortalIntake, INTAKE_TABLE } from './intake.js';
 import { jobNames } from './job-names.js';
 import type { AppSignal } from './kit.js';
-import { deletePortalOnce } from './once.js';
+import { deletePortalOnce, ONCE_TABLE } from './once.js';
 import { buildPortalServer, createPortalCore } from './portal-runtime.js';
 import { deletePortalSettings, learnTimeZoneHook, PORTAL_SETTINGS_TABLE } from './portal-settings.js';
 import { deletePortalValues, PORTAL_VALUES_TABLE, PortalValues } from './portal-values.js';
@@ -64,13 +66,13 @@ export interface AppServices {
 
 /** The framework's per-portal tables, purged on uninstall with CLEAN (the REST buckets: portal-runtime.ts). */
 const FRAMEWORK_PURGES = {
-  b24kit_event_inbox: deletePortalInbox,
-  b24kit_job_once: deletePortalOnce,
+  [INBOX_TABLE]: deletePortalInbox,
+  [ONCE_TABLE]: deletePortalOnce,
   [PORTAL_SETTINGS_TABLE]: deletePortalSettings,
   [PORTAL_VALUES_TABLE]: deletePortalValues,
-  b24kit_intake: deletePortalIntake,
-  b24kit_jobs: async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_jobs WHERE member_id = ?', [memberId])),
-  b24kit_schedule_slots: async (tx, memberId) => void (await tx.run('DELETE FROM b24kit_schedule_slots WHERE member_id = ?', [memberId])),
+  [INTAKE_TABLE]: deletePortalIntake,
+  [JOBS_TABLE]: deletePortalJobs,
+  [SLOTS_TABLE]: deletePortalSlots,
 } satisfies Record<string, Parameters<PortalRegistry['registerCleanup']>[1]>;
 
 /** The app's own `ingest` and `enqueue`, which routes hand to their handlers. */

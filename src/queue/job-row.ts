@@ -72,3 +72,8 @@ export function toJob<P = unknown, R = unknown>(row: JobRow): Job<P, R> {
 export function toJsonText(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
+
+/** Deletes every job of a portal (its uninstall with CLEAN; `ctx.once` memos are purged with their own table). */
+export async function deletePortalJobs(tx: import('../store/types.js').Transaction, memberId: string): Promise<void> {
+  await tx.run(`DELETE FROM ${JOBS_TABLE} WHERE member_id = ?`, [memberId]);
+}

@@ -57,3 +57,8 @@ export async function fireSlot(store: Store, queue: JobQueue, slot: SlotToFire, 
     return job.id;
   });
 }
+
+/** Deletes a portal's fired slots (its uninstall with CLEAN). */
+export async function deletePortalSlots(tx: import('../store/types.js').Transaction, memberId: string): Promise<void> {
+  await tx.run(`DELETE FROM ${SLOTS_TABLE} WHERE member_id = ?`, [memberId]);
+}
