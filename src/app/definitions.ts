@@ -42,6 +42,9 @@ export interface ServiceEntry {
   owner: string;
 }
 
+/** App events the framework consumes itself, and the hook that runs after each. */
+const APP_LIFECYCLE_HOOKS: Record<string, string | undefined> = { ONAPPINSTALL: 'onInstall(hook)', ONAPPUPDATE: 'onUpdate(hook)', ONAPPUNINSTALL: 'onUninstall(hook)' };
+
 const ROUTE_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 /** Paths the framework serves itself. */
 const FRAMEWORK_PATHS = [/^\/(install|health|ready)$/, /^\/oauth\//, /^\/webhooks\//, /^\/robots\//];
@@ -72,6 +75,9 @@ export class AppDefinitions {
     check(typeof event === 'string' && EVENT_NAME.test(event), `event name "${String(event)}" is malformed`);
     const name = event.toUpperCase();
     check(typeof handler === 'function', `the handler of ${name} is not a function`);
+    // the install and lifecycle routes consume these: a handler would never run
+    const hook = APP_LIFECYCLE_HOOKS[name];
+    check(hook === undefined, `${name} is handled by the framework: use ${hook} instead of on('${name}')`);
     const offline = options.offline === true;
     // ONOFFLINEEVENT is the offline queue's ping: it cannot be offline itself (protocol §3.6), and
     // once offline events are declared the built-in offline-events plugin answers it with a drain

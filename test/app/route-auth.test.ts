@@ -122,4 +122,11 @@ describe('route declarations', () => {
     refused(() => defs.schedule('b24kit:x', '* * * * *', noop), /framework/);
     defs.job('b24kit.drain', noop, {}, 'b24kit.offline-events');
   });
+
+  it('app events the framework consumes point to their hooks', () => {
+    const defs = new AppDefinitions();
+    refused(() => defs.on('ONAPPINSTALL', noop), /use onInstall\(hook\)/);
+    refused(() => defs.on('onAppUpdate', noop), /use onUpdate\(hook\)/);
+    refused(() => defs.on('ONAPPUNINSTALL', noop), /use onUninstall\(hook\)/);
+  });
 });

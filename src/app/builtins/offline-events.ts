@@ -114,6 +114,12 @@ export async function runOfflineDrain(ctx: HandlerContext, kit: Pick<AppKit, 'de
   return report;
 }
 
+/**
+ * EVENT_DATA as an online delivery would carry it: `event.offline.get` answers JSON, where the
+ * portal may write ids as numbers (`{FIELDS: {ID: 6641}}`), while an online delivery is a form in
+ * which every scalar is a string. Numbers become strings, so a handler sees one shape either way.
+ */
 function toJson(value: unknown): Json {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as Json);
+  if (value === undefined) return null;
+  return JSON.parse(JSON.stringify(value), (_key, item: unknown) => (typeof item === 'number' ? String(item) : item)) as Json;
 }
