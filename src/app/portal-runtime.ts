@@ -17,7 +17,13 @@ import { createStoreRateLimiter, deletePortalBuckets } from '../rest/store-bucke
 import type { SecretBox } from '../store/crypto.js';
 import { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
-import { buildWebServer } from '../server/app.js';
+import { buildWebServer, type WebServerOptions } from '../server/app.js';
+
+/** The web server's limits and timeouts an app may set (`createApp({ server })`). */
+export type ServerOptions = Pick<
+  WebServerOptions,
+  'bodyLimitBytes' | 'trustProxy' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'connectionTimeoutMs' | 'maxConnections' | 'form'
+>;
 import type { EventSink } from '../server/routes/webhooks.js';
 
 export interface PortalRuntimeOptions {
@@ -111,9 +117,13 @@ export function createPortalRuntime(options: PortalRuntimeOptions): PortalRuntim
 }
 
 /** The web server of a portal core. */
-export function buildPortalServer(core: PortalCore, options: Pick<PortalRuntimeOptions, 'logger' | 'clientId' | 'nowMs' | 'events' | 'allowedDomains' | 'routes'>): FastifyInstance {
+export function buildPortalServer(
+  core: PortalCore,
+  options: Pick<PortalRuntimeOptions, 'logger' | 'clientId' | 'nowMs' | 'events' | 'allowedDomains' | 'routes'> & { server?: ServerOptions },
+): FastifyInstance {
   const { store } = core;
   return buildWebServer({
+    ...options.server,
     loggerInstance: options.logger,
     ready: async () => (await store.one('SELECT 1 AS ok')) !== undefined,
     portals: {

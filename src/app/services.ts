@@ -172,6 +172,7 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       clientId: credentials.clientId,
       nowMs,
       allowedDomains: settings.portalDomains,
+      ...(settings.config.server ? { server: settings.config.server } : {}),
       events: receiver,
       routes: (app) => {
         registerRobotRoutes(app, robots);

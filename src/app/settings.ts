@@ -10,6 +10,7 @@ import { createServerLogger } from '../server/logging.js';
 import type { Store } from '../store/types.js';
 import type { AppRestOptions } from './clients.js';
 import type { SettingsDeclaration } from './kit.js';
+import type { ServerOptions } from './portal-runtime.js';
 
 export interface AppConfig<S extends Record<string, unknown> = Record<string, unknown>> {
   /** The app's per-portal settings: a zod object schema and its secret keys (docs/plugins.md). `ctx.settings` in handlers, `app.settings(memberId)` outside. */
@@ -43,6 +44,12 @@ export interface AppConfig<S extends Record<string, unknown> = Record<string, un
   portalDomains?: string[];
   /** Listen address. @defaultValue HOST, else '127.0.0.1' in demo mode and '0.0.0.0' otherwise */
   host?: string;
+  /**
+   * The web server's limits and timeouts (docs/security.md): body size, form limits, header /
+   * request / keep-alive / idle timeouts, connection cap, and `trustProxy` behind a proxy. Set
+   * `keepAliveTimeoutMs` above a load balancer's idle timeout. @defaultValue the server's defaults
+   */
+  server?: ServerOptions;
   /** Queue settings: lease, per-portal cap, default retry policy. */
   queue?: Pick<QueueOptions, 'leaseMs' | 'maxRunningPerPortal' | 'defaults'>;
   worker?: {
