@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { B24Error } from '../errors.js';
 import { parseSecretKey } from '../store/crypto.js';
+import { isPortalDomainPattern } from '../validators.js';
 
 /** The default OAuth token server (protocol §1.1). */
 export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
@@ -82,8 +83,6 @@ function isHost(value: string): boolean {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-const PORTAL_DOMAIN_PATTERN = /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+(:\d{1,5})?$/i;
-
 const envSchema = z.object({
   DATABASE_URL: optionalText,
   B24KIT_SECRET_KEY: optionalText,
@@ -97,7 +96,7 @@ const envSchema = z.object({
     .transform((value) => (value === undefined ? undefined : Number(value))),
   HOST: optionalText.refine((value) => value === undefined || isHost(value), { error: 'must be an IP address or a hostname' }),
   B24KIT_PORTAL_DOMAINS: optionalText.refine(
-    (value) => value === undefined || value.split(',').every((entry) => PORTAL_DOMAIN_PATTERN.test(entry.trim())),
+    (value) => value === undefined || value.split(',').every((entry) => isPortalDomainPattern(entry.trim())),
     { error: 'must be comma-separated hosts (acme.example.com, *.example.com, optionally with :port)' },
   ),
   LOG_LEVEL: optionalText.pipe(

@@ -24,6 +24,7 @@ import { B24Error } from '../errors.js';
 import type { B24Client, BatchResult } from '../rest/client.js';
 import type { B24Logger } from '../rest/hooks.js';
 import { robotAddParams, robotFields, validateRobotDefinitions, type RobotDefinition } from '../robots/definition.js';
+import { isEventName, isMemberId } from '../validators.js';
 
 /** Events the framework itself needs on every portal, bound online whatever the app declares. */
 export const LIFECYCLE_EVENTS: readonly string[] = Object.freeze(['ONAPPUPDATE', 'ONAPPUNINSTALL']);
@@ -193,7 +194,6 @@ export function planBindings(existing: readonly PortalBinding[], input: PlanInpu
   return plan;
 }
 
-const EVENT_NAME = /^[A-Za-z0-9_]{1,100}$/;
 /** Duplicate-bind answers: the docs' code, and the core's wrapper (protocol §3.1, code UNCONFIRMED). */
 const DUPLICATE_BIND = 'ERROR_HANDLER_ALREADY_EXIST';
 const MAYBE_DUPLICATE_BIND = 'ERROR_CORE';
@@ -212,7 +212,7 @@ export async function reconcileBindings(options: ReconcileBindingsOptions): Prom
   const { client, memberId } = options;
   const appUrl = checkedAppUrl(options.appUrl, 'appUrl');
   const formerAppUrls = (options.formerAppUrls ?? []).map((url) => checkedAppUrl(url, 'formerAppUrls'));
-  if (typeof memberId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(memberId)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'memberId is malformed');
+  if (!isMemberId(memberId)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'memberId is malformed');
   const robots = options.robots ?? [];
   validateRobotDefinitions(robots);
   const authConnector = options.authConnector ?? '';
@@ -398,7 +398,7 @@ function bindingLabel(ref: BindingRef): string {
 function eventNames(names: readonly string[], where: string): string[] {
   const out = new Set<string>();
   for (const name of names) {
-    if (typeof name !== 'string' || !EVENT_NAME.test(name)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', `${where}: ${JSON.stringify(String(name)).slice(0, 80)} is not an event name`);
+    if (!isEventName(name)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', `${where}: ${JSON.stringify(String(name)).slice(0, 80)} is not an event name`);
     // event names are case-insensitive; the portal stores them upper-case (protocol §3.1)
     out.add(name.toUpperCase());
   }

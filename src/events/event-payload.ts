@@ -7,6 +7,7 @@
 import { B24Error } from '../errors.js';
 import { isRecord, parseEventIdentity, type EventIdentity } from '../oauth/install-payload.js';
 import type { Json } from '../queue/types.js';
+import { isEventName } from '../validators.js';
 
 /** What a handler sees of a delivery (all values are strings, as form encoding delivers them). */
 export interface EventDelivery<D = unknown> {
@@ -44,15 +45,13 @@ export interface ParsedDelivery {
   identity: EventIdentity;
 }
 
-const EVENT_NAME = /^[A-Z0-9_]{1,100}$/;
-
 /** Reads and checks an event form. Throws B24_ERR_BAD_REQUEST (400) naming the field, never its value. */
 export function parseEventDelivery(body: unknown): ParsedDelivery {
   if (!isRecord(body) || typeof body.event !== 'string' || body.event === '') {
     throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing');
   }
   const event = body.event.trim().toUpperCase();
-  if (!EVENT_NAME.test(event)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The event name is malformed');
+  if (!isEventName(event)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The event name is malformed');
   const identity = parseEventIdentity(body);
   const auth = body.auth as Record<string, unknown>;
   return {

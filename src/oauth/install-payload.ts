@@ -11,6 +11,7 @@
  */
 import { B24Error } from '../errors.js';
 import { parseScope } from '../store/portals.js';
+import { isMemberId, isPortalDomain } from '../validators.js';
 
 export interface InstallClaim {
   memberId: string;
@@ -36,8 +37,6 @@ export interface EventIdentity {
 
 export type FormBody = Record<string, unknown>;
 
-const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/i;
 const MAX_TOKEN_LENGTH = 1024;
 const DEFAULT_LIFETIME_S = 3600;
 
@@ -158,14 +157,14 @@ function reader(source: Record<string, unknown>) {
     memberId(name: string): string | undefined {
       const value = text(name, false);
       if (value === undefined) missing.push(name);
-      else if (!MEMBER_ID.test(value)) invalid.push(name);
+      else if (!isMemberId(value)) invalid.push(name);
       return value;
     },
     domain(name: string, optional: boolean): string | undefined {
       const value = text(name)?.toLowerCase();
       if (value === undefined) {
         if (!optional) missing.push(name);
-      } else if (!DOMAIN.test(value) || value.length > 253) invalid.push(name);
+      } else if (!isPortalDomain(value)) invalid.push(name);
       return value;
     },
     url(name: string, optional: boolean): string | undefined {

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { B24Error } from '../errors.js';
 import { isValidRobotCode, type DocumentType } from './definition.js';
+import { isMemberId, isPortalDomain } from '../validators.js';
 
 /** The `auth[…]` block of a robot call: full tokens of the robot's user, refresh_token included. */
 export interface RobotCallAuth {
@@ -71,9 +72,7 @@ export interface ParseRobotRequestOptions {
   code?: string;
 }
 
-const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const WORKFLOW_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/i;
 const MAX_TOKEN_LENGTH = 2048;
 /** The core caps timeouts at 5 years (CBPRestActivity::calculateTimeoutDuration). */
 const MAX_TIMEOUT_SECONDS = 5 * 365 * 24 * 3600;
@@ -177,7 +176,7 @@ function parseAuth(value: unknown): RobotCallAuth {
   if (!isRecord(value)) throw new RobotRequestError('auth', 'invalid');
   const memberIdRaw = value.member_id;
   if (memberIdRaw === undefined || memberIdRaw === '') throw new RobotRequestError('auth[member_id]', 'missing');
-  if (typeof memberIdRaw !== 'string' || !MEMBER_ID.test(memberIdRaw.trim())) throw new RobotRequestError('auth[member_id]', 'invalid');
+  if (typeof memberIdRaw !== 'string' || !isMemberId(memberIdRaw.trim())) throw new RobotRequestError('auth[member_id]', 'invalid');
   const memberId = memberIdRaw.trim();
   const fail = (field: string, problem: RobotRequestProblem): never => {
     throw new RobotRequestError(`auth[${field}]`, problem, memberId);
@@ -212,7 +211,7 @@ function parseAuth(value: unknown): RobotCallAuth {
   const refreshToken = token('refresh_token', false);
   let domain: string | undefined;
   if (value.domain !== undefined && value.domain !== '') {
-    if (typeof value.domain !== 'string' || !DOMAIN.test(value.domain) || value.domain.length > 253) fail('domain', 'invalid');
+    if (!isPortalDomain(value.domain)) fail('domain', 'invalid');
     domain = (value.domain as string).toLowerCase();
   }
   const scopeRaw = value.scope;

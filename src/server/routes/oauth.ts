@@ -26,6 +26,7 @@ import type { OAuthStateStore } from '../../oauth/oauth-state.js';
 import { isAllowedHost, isCloudPortalDomain } from '../../oauth/portal-domain.js';
 import { findPortalByDomain } from '../../oauth/portal-lookup.js';
 import type { Store } from '../../store/types.js';
+import { isQualifiedPortalDomain } from '../../validators.js';
 
 export interface OAuthRouteOptions {
   installer: PortalInstaller;
@@ -36,12 +37,10 @@ export interface OAuthRouteOptions {
   allowedDomains?: readonly string[];
 }
 
-const DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d{1,5})?$/i;
-
 export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOptions): void {
   app.get('/oauth/start', async (request, reply) => {
     const domain = queryText(request.query, 'domain')?.toLowerCase();
-    if (!domain || domain.length > 253 || !DOMAIN.test(domain)) {
+    if (!isQualifiedPortalDomain(domain)) {
       throw new B24Error('B24_ERR_BAD_REQUEST', 'domain must be the portal host, e.g. acme.bitrix24.com');
     }
     const known = await findPortalByDomain(options.store, domain);

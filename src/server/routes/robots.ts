@@ -5,17 +5,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';
+import { isMemberId } from '../../validators.js';
 
 export interface RobotSink {
   accept(urlMemberId: string, code: string, body: unknown): Promise<{ status: 'queued' | 'duplicate' | 'ignored' }>;
 }
 
-const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function registerRobotRoutes(app: FastifyInstance, robots: RobotSink): void {
   app.post<{ Params: { memberId: string; code: string } }>('/robots/:memberId/:code', async (request) => {
     const { memberId, code } = request.params;
-    if (!MEMBER_ID.test(memberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed');
+    if (!isMemberId(memberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed');
     const received = await robots.accept(memberId, code, request.body);
     request.log.info({ memberId, robot: code, status: received.status }, 'robot call accepted');
     return { status: received.status };

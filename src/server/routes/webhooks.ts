@@ -25,6 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';
 import { isRecord, parseAuthBlock, parseEventIdentity } from '../../oauth/install-payload.js';
 import type { PortalInstaller } from '../../oauth/installer.js';
+import { isMemberId } from '../../validators.js';
 
 export interface WebhookRouteOptions {
   installer: PortalInstaller;
@@ -39,13 +40,11 @@ export interface EventSink {
   accept(urlMemberId: string, body: unknown): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }>;
 }
 
-const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
   const nowMs = options.nowMs ?? Date.now;
   app.post<{ Params: { memberId: string } }>('/webhooks/:memberId/event', async (request, reply) => {
     const urlMemberId = request.params.memberId;
-    if (!MEMBER_ID.test(urlMemberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed');
+    if (!isMemberId(urlMemberId)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The member_id in the URL is malformed');
     const body = request.body;
     if (!isRecord(body) || typeof body.event !== 'string' || body.event === '') {
       throw new B24Error('B24_ERR_BAD_REQUEST', 'Not an event: `event` is missing');
