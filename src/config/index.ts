@@ -5,17 +5,13 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { B24Error } from '../errors.js';
+import { DEFAULT_OAUTH_URL } from '../oauth/oauth-server.js';
 import { parseSecretKey } from '../store/crypto.js';
+import { DEFAULT_DATABASE_URL, databaseLocation, type DatabaseLocation } from '../store/database-url.js';
 import { isPortalDomainPattern } from '../validators.js';
 
-/** The default OAuth token server (protocol §1.1). */
-export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
-/** The embedded store used when DATABASE_URL is unset. */
-export const DEFAULT_DATABASE_URL = './data/b24kit.sqlite';
-
-export type DatabaseConfig =
-  | { kind: 'sqlite'; /** A file path (relative to the working directory) or `:memory:`. */ path: string }
-  | { kind: 'postgres'; url: string };
+/** Where the store lives: a SQLite file or a PostgreSQL URL. */
+export type DatabaseConfig = DatabaseLocation;
 
 export interface B24kitConfig {
   /** From `DATABASE_URL`: a file path (SQLite) or `postgres://…`. @defaultValue './data/b24kit.sqlite' */
@@ -131,19 +127,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   const databaseUrl = vars.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  let database: DatabaseConfig;
-  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+  const database = databaseLocation(databaseUrl);
+  if (database.kind === 'postgres') {
     try {
       new URL(databaseUrl);
     } catch {
       problems.push('DATABASE_URL is not a valid postgres:// URL');
     }
-    database = { kind: 'postgres', url: databaseUrl };
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a file path (SQLite) or a postgres:// URL');
-    database = { kind: 'sqlite', path: databaseUrl };
-  } else {
-    database = { kind: 'sqlite', path: databaseUrl.replace(/^file:/, '') };
   }
 
   const demo = vars.B24_CLIENT_ID === undefined;

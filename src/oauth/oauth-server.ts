@@ -8,6 +8,9 @@
  */
 import { B24Error } from '../errors.js';
 
+/** The default OAuth token server (protocol §1.1); `B24_OAUTH_URL` replaces it. */
+export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
+
 /** The Bitrix24 OAuth servers (protocol §1.1: `west()` and `east()` of the PHP SDK). */
 export const BITRIX24_OAUTH_HOSTS: readonly string[] = ['oauth.bitrix.info', 'oauth.bitrix24.tech'];
 

@@ -4,9 +4,9 @@
  * OAuth server only, never to a portal.
  */
 import { B24Error, type ErrorCode } from '../errors.js';
-import { DEFAULT_OAUTH_URL } from '../config/index.js';
 import { parseScope } from '../store/portals.js';
 import { OAuthUnreachableError, postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
+import { DEFAULT_OAUTH_URL } from './oauth-server.js';
 
 /** A token answer (protocol §1.4), typed. */
 export interface OAuthTokens {

@@ -1,6 +1,6 @@
 /** Opening a store: the dialect follows the URL. */
-import { DEFAULT_DATABASE_URL } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import { DEFAULT_DATABASE_URL, databaseLocation } from './database-url.js';
 import { openPostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -24,18 +24,19 @@ export interface OpenStoreOptions {
 
 /** Opens (and by default migrates) the store named by `url`. */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  const url = options.url ?? DEFAULT_DATABASE_URL;
-  const store: Store = /^postgres(ql)?:\/\//i.test(url)
-    ? await openPostgresStore({
-        url,
-        ...(options.schema !== undefined ? { schema: options.schema } : {}),
-        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-        ...(options.logger !== undefined ? { logger: options.logger } : {}),
-      })
-    : new SqliteStore({
-        path: url.replace(/^file:/, ''),
-        ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
-      });
+  const location = databaseLocation(options.url ?? DEFAULT_DATABASE_URL);
+  const store: Store =
+    location.kind === 'postgres'
+      ? await openPostgresStore({
+          url: location.url,
+          ...(options.schema !== undefined ? { schema: options.schema } : {}),
+          ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+          ...(options.logger !== undefined ? { logger: options.logger } : {}),
+        })
+      : new SqliteStore({
+          path: location.path,
+          ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+        });
   if (options.migrate !== false) {
     try {
       await store.migrate();
