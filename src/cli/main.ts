@@ -7,6 +7,7 @@ import { registerCallCommand } from './call-command.js';
 import { registerWebCommand } from './web-command.js';
 import { registerWorkerCommand } from './worker-command.js';
 import { registerJobsCommand } from './jobs-command.js';
+import { registerSettingsCommand } from './settings-command.js';
 
 /** Builds the `b24kit` command line. Each command lives in a file of its own. */
 export function buildCli(): Command {
@@ -21,6 +22,7 @@ export function buildCli(): Command {
   registerJobsCommand(program);
   registerMigrateCommand(program);
   registerPortalsCommand(program);
+  registerSettingsCommand(program);
   registerCallCommand(program);
   registerEmulatorCommand(program);
   return program;
