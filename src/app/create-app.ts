@@ -201,13 +201,17 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
     });
   }
 
-  /** A portal's settings (the app's, or a plugin's with `namespace`). */
+  /** A portal's settings (the app's, or a plugin's with `namespace`). `set` needs an installed portal. */
   settings<S extends Record<string, unknown> = SettingsOf<T>>(memberId: string, namespace: string = APP_OWNER): PortalSettings<S> {
     const accessor = async () => (await this.#open()).values.for<S>(memberId, namespace);
     return {
       get: async () => (await accessor()).get(),
       peek: async () => (await accessor()).peek(),
-      set: async (values) => (await accessor()).set(values),
+      set: async (values) => {
+        // no settings for a portal that is not installed here: nothing would ever purge them
+        await requireInstalledPortal((await this.#open()).portals, memberId);
+        await (await accessor()).set(values);
+      },
     };
   }
 

@@ -13,6 +13,8 @@ import type { SettingsDeclaration } from './kit.js';
 import type { PortalSettings } from './types.js';
 
 export const PORTAL_VALUES_TABLE = 'b24kit_portal_values';
+/** What a sealed value reads as when it is not opened (only whether it is set matters). */
+const SEALED = Symbol('sealed');
 
 interface ValueRow {
   name: string;
@@ -87,8 +89,9 @@ export class PortalValues {
       if (!field) throw new B24Error('B24_ERR_SETTINGS', `settings ${namespace} have no key ${key}`);
       const parsed = field.safeParse(value);
       if (!parsed.success) throw new B24Error('B24_ERR_SETTINGS', `settings ${namespace}.${key}: ${ns.secrets.has(key) ? 'invalid value' : parsed.error.issues[0]?.message ?? 'invalid value'}`);
-      if (parsed.data === undefined) continue;
-      const json = JSON.stringify(parsed.data);
+      if (value === undefined) continue;
+      // the value as given: reads parse it again, so a field's transform or default applies once
+      const json = JSON.stringify(value);
       const secret = ns.secrets.has(key);
       rows.push([key, secret ? this.#secrets.seal(json, sealContext(memberId, namespace, key)) : json, secret ? 1 : 0]);
     }
@@ -106,7 +109,7 @@ export class PortalValues {
 
   /** Removes one key of a portal's settings. */
   async unset(memberId: string, namespace: string, key: string): Promise<boolean> {
-    this.#namespace(namespace);
+    if (!this.#namespace(namespace).fields?.[key]) throw new B24Error('B24_ERR_SETTINGS', `settings ${namespace} have no key ${key}`);
     const result = await this.#store.run(`DELETE FROM ${PORTAL_VALUES_TABLE} WHERE member_id = ? AND namespace = ? AND name = ?`, [memberId, namespace, key]);
     return result.rowCount > 0;
   }
@@ -123,7 +126,8 @@ export class PortalValues {
   async entries(memberId: string, options: { reveal?: boolean } = {}): Promise<SettingEntry[]> {
     const entries: SettingEntry[] = [];
     for (const { namespace, keys, secrets } of this.describe()) {
-      const values = await this.#read(memberId, namespace);
+      // without reveal, secrets stay sealed: only whether one is set is read
+      const values = await this.#read(memberId, namespace, { open: options.reveal === true });
       for (const key of keys) {
         const secret = secrets.includes(key);
         const value = values[key];
@@ -134,13 +138,18 @@ export class PortalValues {
   }
 
   /** What is stored for (portal, namespace), secrets opened; keys no longer declared are skipped. */
-  async #read(memberId: string, namespace: string): Promise<Record<string, unknown>> {
+  async #read(memberId: string, namespace: string, options: { open?: boolean } = {}): Promise<Record<string, unknown>> {
     const ns = this.#namespace(namespace);
     const rows = await this.#store.all<ValueRow>(`SELECT name, value, sealed FROM ${PORTAL_VALUES_TABLE} WHERE member_id = ? AND namespace = ?`, [memberId, namespace]);
     const values: Record<string, unknown> = {};
     for (const row of rows) {
       if (ns.fields && !(row.name in ns.fields)) continue;
-      const json = Number(row.sealed) === 1 ? this.#secrets.open(row.value, sealContext(memberId, namespace, row.name)) : row.value;
+      const sealed = Number(row.sealed) === 1;
+      if (sealed && options.open === false) {
+        values[row.name] = SEALED;
+        continue;
+      }
+      const json = sealed ? this.#secrets.open(row.value, sealContext(memberId, namespace, row.name)) : row.value;
       values[row.name] = JSON.parse(json) as unknown;
     }
     return values;
