@@ -25,7 +25,8 @@ async function dealTitles(t: TestApp, memberId: string): Promise<string[]> {
 describe('startTestApp', () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp(handlers);
+    // retries a minute out: a failed run is observed queued after exactly one attempt, however slow the machine
+    t = await startTestApp(handlers, { config: { queue: { defaults: { baseDelayMs: 60_000, capDelayMs: 60_000 } } } });
   });
   after(() => t.close());
 
