@@ -27,7 +27,7 @@ import { ingest } from './intake.js';
 import { internals } from './internals.js';
 import { jobNames } from './job-names.js';
 import type { AppKit, AppSignal, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
-import type { B24Plugin } from './plugin.js';
+import { mayRegister, type B24Plugin } from './plugin.js';
 import { requireInstalledPortal } from './portal-gate.js';
 import { createAppWorker, startRoles, type Roles, type RunningRoles } from './processes.js';
 import { receiveInProcess, type ReceiveOptions, type ReceiveResult } from './receive.js';
@@ -156,6 +156,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
   register<O, S extends Record<string, unknown>, J extends JobTypes>(plugin: B24Plugin<O, S, J>, ...options: O extends void ? [options?: O] : [options: O]): this {
     this.#assertNotOpened('register');
     if (typeof plugin?.name !== 'string' || typeof plugin.setup !== 'function') throw new B24Error('B24_ERR_APP_DEFINITION', 'app.register: not a plugin (use definePlugin)');
+    if (!mayRegister(plugin)) throw new B24Error('B24_ERR_APP_DEFINITION', `plugin ${plugin.name}: names starting with b24kit. are the framework's`);
     this.#definitions.plugin(plugin.name);
     if (plugin.settings) this.#definitions.declareSettings(plugin.name, plugin.settings as SettingsDeclaration);
     plugin.setup(new PluginKit(plugin.name, this.#definitions, this as B24App) as unknown as AppKit<S, J>, options[0] as O);

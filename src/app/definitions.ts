@@ -11,14 +11,13 @@
 import { B24Error } from '../errors.js';
 import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { validateRobotDefinition } from '../robots/definition.js';
+import { BUILTIN_PREFIX } from './plugin.js';
 import { EVENT_NAME, JOB_NAME, RESERVED_PREFIX, ROBOT_CODE, jobNames } from './job-names.js';
 import type { PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, AppSignal, UninstallHook } from './kit.js';
 import type { EventHandler, EventOptions, JobOptions, RobotDefinition, RobotHandler, ScheduleDefinitionOptions, ScheduleHandler, UserJobHandler } from './types.js';
 
 /** The owner of the app's own declarations (and the namespace of its settings). */
 export const APP_OWNER = 'app';
-/** Owners whose names start with this are the framework's built-ins: they may use reserved names. */
-export const BUILTIN_OWNER_PREFIX = 'b24kit.';
 
 export interface ScheduleEntry {
   name: string;
@@ -180,11 +179,11 @@ export class AppDefinitions {
 }
 
 function isBuiltin(owner: string): boolean {
-  return owner.startsWith(BUILTIN_OWNER_PREFIX);
+  return owner.startsWith(BUILTIN_PREFIX);
 }
 
 function checkReserved(name: string, owner: string, what: string): void {
-  check(isBuiltin(owner) || (!name.startsWith(RESERVED_PREFIX) && !name.startsWith(BUILTIN_OWNER_PREFIX)), `${what} names starting with ${RESERVED_PREFIX} or ${BUILTIN_OWNER_PREFIX} are the framework's`);
+  check(isBuiltin(owner) || (!name.startsWith(RESERVED_PREFIX) && !name.startsWith(BUILTIN_PREFIX)), `${what} names starting with ${RESERVED_PREFIX} or ${BUILTIN_PREFIX} are the framework's`);
 }
 
 function hasKey(declaration: SettingsDeclaration, key: string): boolean {

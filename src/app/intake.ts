@@ -7,7 +7,7 @@
  * | the item's job is …           | same payload        | changed payload                                  |
  * |-------------------------------|---------------------|--------------------------------------------------|
  * | (none: first time)            | `created`           | `created`                                        |
- * | queued (not started, or waiting for a retry) | `duplicate` | `superseded`: the SAME job now carries the new payload |
+ * | queued (not started, or waiting for a retry) | `duplicate` | `superseded`: the SAME job now carries the new payload, due now, with a fresh attempt budget and none of the old payload's `ctx.once` memos |
  * | running                       | `duplicate`         | `revised`: a new job (runs after or alongside; handlers must be idempotent on externalId) |
  * | succeeded                     | `duplicate`         | `revised`: a new job                            |
  * | dead                          | `retried`: a new job | `retried`: a new job with the new payload       |
@@ -25,6 +25,7 @@ import { JOB_COLUMNS, JOBS_TABLE, toJob, type JobRow } from '../queue/job-row.js
 import type { Job, Json } from '../queue/types.js';
 import type { Store, Transaction } from '../store/types.js';
 import type { IngestResult } from './kit.js';
+import { ONCE_TABLE } from './once.js';
 
 export const INTAKE_TABLE = 'b24kit_intake';
 /** Longest external id accepted (order numbers, UUIDs, composite keys). */
@@ -65,10 +66,18 @@ export async function ingest<P>(
     if (current && current.state !== 'dead' && same) return { job: current, outcome: 'duplicate', revision: Number(row.revision) };
     const revision = Number(row.revision) + 1;
     if (current && current.state === 'queued') {
-      const replaced = await tx.run(`UPDATE ${JOBS_TABLE} SET payload = ?, updated_at_ms = ? WHERE id = ? AND state = 'queued'`, [JSON.stringify(payload), now, current.id]);
+      // the new payload is new work: a fresh attempt budget, due now (not after the old one's
+      // backoff), and no `ctx.once` memos of the old payload, which would skip its steps
+      const replaced = await tx.run(`UPDATE ${JOBS_TABLE} SET payload = ?, attempts = 0, run_at_ms = ?, updated_at_ms = ? WHERE id = ? AND state = 'queued'`, [
+        JSON.stringify(payload),
+        now,
+        now,
+        current.id,
+      ]);
       if (replaced.rowCount === 1) {
+        await tx.run(`DELETE FROM ${ONCE_TABLE} WHERE job_id = ?`, [current.id]);
         await record(tx, input, revision, hash, current.id, now);
-        return { job: { ...current, payload }, outcome: 'superseded', revision };
+        return { job: { ...current, payload, attempts: 0, runAtMs: now }, outcome: 'superseded', revision };
       }
     }
     const { job } = await parts.queue.enqueue<P>(tx, { memberId, name: jobName, payload, key: `ingest:${externalId}:r${revision}` });

@@ -40,9 +40,35 @@ export function definePlugin<O = void, S extends Record<string, unknown> = Recor
   settings?: SettingsDeclaration<S>;
   setup(kit: AppKit<S, J>, options: O): void;
 }): B24Plugin<O, S, J> {
+  checkPlugin(plugin);
+  if (plugin.name.startsWith(BUILTIN_PREFIX)) throw new B24Error('B24_ERR_APP_DEFINITION', `plugin names starting with ${BUILTIN_PREFIX} are the framework's`);
+  return plugin;
+}
+
+/** Plugins whose names start with this are the framework's built-ins (src/app/builtins/). */
+export const BUILTIN_PREFIX = 'b24kit.';
+const builtins = new WeakSet<object>();
+
+/** The framework's own plugins: `definePlugin` with a reserved name (builtins/). Not exported from the package. */
+export function defineBuiltinPlugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap>(plugin: {
+  name: string;
+  settings?: SettingsDeclaration<S>;
+  setup(kit: AppKit<S, J>, options: O): void;
+}): B24Plugin<O, S, J> {
+  checkPlugin(plugin);
+  if (!plugin.name.startsWith(BUILTIN_PREFIX)) throw new B24Error('B24_ERR_APP_DEFINITION', `a built-in plugin's name starts with ${BUILTIN_PREFIX}`);
+  builtins.add(plugin);
+  return plugin;
+}
+
+/** Whether `app.register` may take this plugin: a reserved name only for the framework's own. */
+export function mayRegister(plugin: { name: string }): boolean {
+  return !plugin.name.startsWith(BUILTIN_PREFIX) || builtins.has(plugin);
+}
+
+function checkPlugin(plugin: { name: unknown; setup: unknown }): asserts plugin is { name: string; setup: (...args: never[]) => void } {
   if (typeof plugin?.name !== 'string' || !PLUGIN_NAME.test(plugin.name)) {
     throw new B24Error('B24_ERR_APP_DEFINITION', `plugin name "${String(plugin?.name)}" is malformed ([a-z][a-z0-9._-], at most 64)`);
   }
   if (typeof plugin.setup !== 'function') throw new B24Error('B24_ERR_APP_DEFINITION', `plugin ${plugin.name} has no setup function`);
-  return plugin;
 }

@@ -8,7 +8,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { createApp } from '../../src/app/create-app.js';
 import { AppDefinitions } from '../../src/app/definitions.js';
+import { definePlugin } from '../../src/app/plugin.js';
 import { auth } from '../../src/app/route-auth.js';
 import { B24Error } from '../../src/errors.js';
 
@@ -121,6 +123,11 @@ describe('route declarations', () => {
     refused(() => defs.job('b24kit.drain', noop), /framework/);
     refused(() => defs.schedule('b24kit:x', '* * * * *', noop), /framework/);
     defs.job('b24kit.drain', noop, {}, 'b24kit.offline-events');
+  });
+
+  it("plugin names starting with b24kit. are the framework's", () => {
+    refused(() => definePlugin({ name: 'b24kit.mine', setup: () => undefined }), /framework/);
+    refused(() => createApp({ clientId: 'c', clientSecret: 's', store: {} as never }).register({ name: 'b24kit.mine', setup: () => undefined }, undefined), /framework/);
   });
 
   it('app events the framework consumes point to their hooks', () => {

@@ -9,7 +9,7 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { RunningEmulator } from '../../emulator/server.js';
 import type { B24Client } from '../../rest/client.js';
-import { definePlugin } from '../plugin.js';
+import { defineBuiltinPlugin } from '../plugin.js';
 
 /** The emulator's default app credentials (emulator/options.ts). */
 export const DEMO_CLIENT_ID = 'local.b24kit.demo';
@@ -20,7 +20,7 @@ export const DEMO_DOMAIN = 'demo.bitrix24.test';
 /** The sample app's robot the trickle runs now and then, when the portal has it. */
 const SAMPLE_ROBOT = 'demo_score';
 
-export const demoPlugin = definePlugin({
+export const demoPlugin = defineBuiltinPlugin({
   name: 'b24kit.demo',
   setup(kit, options: { emulator: () => RunningEmulator | undefined; trickleMs: number | undefined }) {
     kit.service('web', async (ctx) => {

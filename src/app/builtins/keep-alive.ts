@@ -8,9 +8,9 @@
 import { Cron } from 'croner';
 import type { Logger } from '../../log/logger.js';
 import { refreshIdlePortals, type KeepAliveOptions, type KeepAliveReport } from '../../oauth/keep-alive.js';
-import { definePlugin } from '../plugin.js';
+import { defineBuiltinPlugin } from '../plugin.js';
 
-export const keepAlivePlugin = definePlugin({
+export const keepAlivePlugin = defineBuiltinPlugin({
   name: 'b24kit.keep-alive',
   setup(kit, options: { pattern: () => string | undefined }) {
     kit.service('scheduler', (ctx) => {

@@ -8,9 +8,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_CODES } from '../../errors.js';
 import type { AppSignal, ServiceContext } from '../kit.js';
-import { definePlugin } from '../plugin.js';
+import { defineBuiltinPlugin } from '../plugin.js';
 
-export const metricsPlugin = definePlugin({
+export const metricsPlugin = defineBuiltinPlugin({
   name: 'b24kit.metrics',
   setup(kit) {
     const registry = new Registry();

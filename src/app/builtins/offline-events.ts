@@ -24,7 +24,7 @@ import { OFFLINE_NOTIFY_EVENT } from '../../events/bindings.js';
 import { drainOfflineEvents, offlineEventDedupeKey, type DrainReport, type OfflineEventRecord } from '../../events/offline-drain.js';
 import type { Json } from '../../queue/types.js';
 import type { AppKit } from '../kit.js';
-import { definePlugin } from '../plugin.js';
+import { defineBuiltinPlugin } from '../plugin.js';
 import type { OfflineEventsConfig } from '../settings.js';
 import type { HandlerContext } from '../types.js';
 
@@ -42,7 +42,7 @@ export function offlinePingJob(nowMs: number, coalesceMs: number = DEFAULT_OFFLI
   return { payload: { trigger: 'ping', windowStartMs: startMs }, key: `offline-drain:${startMs}`, runAtMs: startMs + windowMs };
 }
 
-export const offlineEventsPlugin = definePlugin({
+export const offlineEventsPlugin = defineBuiltinPlugin({
   name: 'b24kit.offline-events',
   setup(kit, options: { config: OfflineEventsConfig; nowMs: () => number }) {
     const { config } = options;

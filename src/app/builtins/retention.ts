@@ -4,10 +4,10 @@
  * processes. Written on the public seam: a service with the app's store.
  */
 import { resolveRetention, RetentionRunner } from '../retention.js';
-import { definePlugin } from '../plugin.js';
+import { defineBuiltinPlugin } from '../plugin.js';
 import type { RetentionConfig } from '../settings.js';
 
-export const retentionPlugin = definePlugin({
+export const retentionPlugin = defineBuiltinPlugin({
   name: 'b24kit.retention',
   setup(kit, options: { config: RetentionConfig | undefined; intervalMs: number }) {
     const retention = resolveRetention(options.config);
