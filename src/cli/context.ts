@@ -20,7 +20,7 @@ export function cliLogger(config: B24kitConfig, level?: string) {
   return createServerLogger({ level: level ?? (process.env.LOG_LEVEL ? config.logLevel : 'warn'), destination: pino.destination(2) });
 }
 
-export async function cliStore(config: B24kitConfig, options: { migrate?: boolean } = {}): Promise<Store> {
+async function cliStore(config: B24kitConfig, options: { migrate?: boolean } = {}): Promise<Store> {
   return openStore({ url: config.databaseUrl, migrate: options.migrate ?? true });
 }
 

@@ -25,7 +25,7 @@ function time(ms: number | null): string {
 }
 
 /** Masks values under secret-looking keys, at any depth. */
-export function maskSecrets(value: unknown): unknown {
+function maskSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(maskSecrets);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, /token|secret|password/i.test(key) ? '[redacted]' : maskSecrets(inner)]));

@@ -10,7 +10,7 @@ import { registerJobsCommand } from './jobs-command.js';
 import { registerSettingsCommand } from './settings-command.js';
 
 /** Builds the `b24kit` command line. Each command lives in a file of its own. */
-export function buildCli(): Command {
+function buildCli(): Command {
   const program = new Command();
   program
     .name('b24kit')

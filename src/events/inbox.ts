@@ -198,23 +198,7 @@ export class InboxWriter {
   }
 }
 
-/** Deletes inbox rows received before `beforeMs` (retention: a later duplicate is then new again). Returns how many. */
-export async function purgeInbox(store: Store, beforeMs: number): Promise<number> {
-  return (await store.run(`DELETE FROM ${INBOX_TABLE} WHERE received_at_ms < ?`, [beforeMs])).rowCount;
-}
-
 /** The per-portal cleanup for PortalRegistry.purge (ONAPPUNINSTALL with CLEAN=1). */
 export async function deletePortalInbox(tx: Transaction, memberId: string): Promise<void> {
   await tx.run(`DELETE FROM ${INBOX_TABLE} WHERE member_id = ?`, [memberId]);
-}
-
-/** Counts by status (for tests and `b24kit events`). */
-export async function inboxCounts(store: Store, memberId?: string): Promise<Record<'queued' | 'ignored', number>> {
-  const rows = await store.all<{ status: 'queued' | 'ignored'; n: number }>(
-    `SELECT status, COUNT(*) AS n FROM ${INBOX_TABLE}${memberId ? ' WHERE member_id = ?' : ''} GROUP BY status`,
-    memberId ? [memberId] : [],
-  );
-  const counts = { queued: 0, ignored: 0 };
-  for (const row of rows) counts[row.status] = Number(row.n);
-  return counts;
 }

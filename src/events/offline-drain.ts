@@ -139,7 +139,7 @@ export function offlineEventDedupeKey(memberId: string, record: Pick<OfflineEven
 }
 
 /** Reads `event.offline.get` → `{process_id, events}`. */
-export function parseOfflineBatch(result: unknown): { processId: string | null; events: OfflineEventRecord[] } {
+function parseOfflineBatch(result: unknown): { processId: string | null; events: OfflineEventRecord[] } {
   const r = result && typeof result === 'object' ? (result as Record<string, unknown>) : {};
   const raw = Array.isArray(r.events) ? r.events : r.events && typeof r.events === 'object' ? Object.values(r.events) : [];
   const events: OfflineEventRecord[] = [];

@@ -24,7 +24,7 @@ import type { InboxJob, InboxOutcome, InboxWriter } from './inbox.js';
  * The framework's own events: worth a metric label of their own even when the app declares no
  * handler (ONOFFLINEEVENT: the offline queue's ping; the lifecycle events the installer handles).
  */
-export const FRAMEWORK_EVENTS: ReadonlySet<string> = new Set(['ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPUNINSTALL', OFFLINE_NOTIFY_EVENT]);
+const FRAMEWORK_EVENTS: ReadonlySet<string> = new Set(['ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPUNINSTALL', OFFLINE_NOTIFY_EVENT]);
 
 /** The one label of every event or robot code the app does not declare. */
 export const OTHER_LABEL = 'other';

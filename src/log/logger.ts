@@ -1,5 +1,3 @@
-import { pino } from 'pino';
-
 /**
  * The slice of a pino logger that b24kit modules use. Any pino logger fits; tests pass
  * `silentLogger` or a recording one. Log objects carry member ids, never tokens or secrets.
@@ -18,14 +16,3 @@ export const silentLogger: Logger = {
   warn: () => undefined,
   error: () => undefined,
 };
-
-/** The default process logger: pino at `level`, with the usual secret-bearing keys redacted. */
-export function createLogger(level = 'info'): Logger {
-  return pino({
-    level,
-    redact: {
-      paths: ['*.access_token', '*.refresh_token', '*.application_token', '*.client_secret', 'accessToken', 'refreshToken', 'applicationToken'],
-      censor: '[redacted]',
-    },
-  });
-}

@@ -41,7 +41,7 @@ const MAX_TOKEN_LENGTH = 1024;
 const DEFAULT_LIFETIME_S = 3600;
 
 /** Which install form a POST to /install is, or undefined for neither. */
-export function installFormKind(body: FormBody): 'event' | 'ui' | undefined {
+function installFormKind(body: FormBody): 'event' | 'ui' | undefined {
   if (typeof body.event === 'string' && body.event.toUpperCase() === 'ONAPPINSTALL') return 'event';
   if ('AUTH_ID' in body || 'REFRESH_ID' in body) return 'ui';
   return undefined;
@@ -92,7 +92,7 @@ export function parseAuthBlock(auth: unknown, nowMs: number, options: { requireA
 }
 
 /** The UI install / frame POST (protocol §2.3). `DOMAIN` may come in the body or the query. */
-export function parseUiInstall(body: FormBody, query: FormBody, nowMs: number): InstallClaim {
+function parseUiInstall(body: FormBody, query: FormBody, nowMs: number): InstallClaim {
   const merged: FormBody = { ...query, ...body };
   const read = reader(merged);
   const accessToken = read.token('AUTH_ID');

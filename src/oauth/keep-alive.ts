@@ -30,7 +30,7 @@ export interface KeepAliveReport {
   failed: Array<{ memberId: string; code: string }>;
 }
 
-export const KEEP_ALIVE_IDLE_MS = 7 * 24 * 3600 * 1000;
+const KEEP_ALIVE_IDLE_MS = 7 * 24 * 3600 * 1000;
 
 /** Refreshes idle portals one after another; one portal's failure does not stop the run. */
 export async function refreshIdlePortals(options: KeepAliveOptions): Promise<KeepAliveReport> {

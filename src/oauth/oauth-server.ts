@@ -12,7 +12,7 @@ import { B24Error } from '../errors.js';
 export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
 
 /** The Bitrix24 OAuth servers (protocol §1.1: `west()` and `east()` of the PHP SDK). */
-export const BITRIX24_OAUTH_HOSTS: readonly string[] = ['oauth.bitrix.info', 'oauth.bitrix24.tech'];
+const BITRIX24_OAUTH_HOSTS: readonly string[] = ['oauth.bitrix.info', 'oauth.bitrix24.tech'];
 
 export interface OAuthServerPolicy {
   /** `B24_OAUTH_URL` (or its default), without a trailing slash. */

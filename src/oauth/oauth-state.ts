@@ -18,7 +18,7 @@ import { B24Error } from '../errors.js';
 import type { Store } from '../store/types.js';
 
 /** How long a state is accepted after /oauth/start. @defaultValue 10 minutes */
-export const OAUTH_STATE_TTL_MS = 10 * 60 * 1000;
+const OAUTH_STATE_TTL_MS = 10 * 60 * 1000;
 
 export type StateCheck =
   | {

@@ -14,7 +14,7 @@
  * The zones Bitrix24 cloud portals live under, as the vendor's public regional sites name them.
  * Not exhaustive by promise: a zone missing here is added through the allowlist.
  */
-export const BITRIX24_CLOUD_ZONES: readonly string[] = [
+const BITRIX24_CLOUD_ZONES: readonly string[] = [
   'bitrix24.com',
   'bitrix24.eu',
   'bitrix24.de',

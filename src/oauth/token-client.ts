@@ -52,7 +52,7 @@ export interface OAuthTokenClientOptions {
 }
 
 /** `https://oauth.bitrix.info/rest/` → `https://oauth.bitrix.info` (protocol §1.1 recommendation). */
-export function oauthBaseFromServerEndpoint(serverEndpoint: string | undefined): string | undefined {
+function oauthBaseFromServerEndpoint(serverEndpoint: string | undefined): string | undefined {
   if (!serverEndpoint) return undefined;
   const base = serverEndpoint.replace(/\/+$/, '').replace(/\/rest$/, '');
   return /^https?:\/\//.test(base) ? base : undefined;

@@ -11,7 +11,7 @@ export type ResolvedJobType = Required<JobTypeOptions>;
 export const DEFAULT_JOB_TYPE: Readonly<ResolvedJobType> = Object.freeze({ maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600_000 });
 
 /** Postponing (portal rate-limited or down) backs off too, but never gives up. */
-export const POSTPONE_BACKOFF = Object.freeze({ baseMs: 1000, capMs: 300_000 });
+const POSTPONE_BACKOFF = Object.freeze({ baseMs: 1000, capMs: 300_000 });
 
 export function resolveJobType(options: JobTypeOptions | undefined, defaults: ResolvedJobType = DEFAULT_JOB_TYPE): ResolvedJobType {
   return {

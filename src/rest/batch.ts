@@ -34,7 +34,7 @@ const REFERENCE_VALUE = /^\$(?:result(?:_error|_total|_next|_time)?|next|total|t
 const KEY_SHAPE = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 /** Keys referenced anywhere in `params` (strings at any depth). */
-export function referencedKeys(params: unknown): string[] {
+function referencedKeys(params: unknown): string[] {
   const found = new Set<string>();
   const walk = (value: unknown): void => {
     if (typeof value === 'string') {

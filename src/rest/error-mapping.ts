@@ -37,7 +37,7 @@ export function isTokenRejection(bitrixCode: string | undefined): boolean {
 }
 
 /** The stable code for a Bitrix24 error code (which may be empty) and HTTP status. */
-export function errorCodeFor(bitrixCode: string, status: number, description = ''): ErrorCode {
+function errorCodeFor(bitrixCode: string, status: number, description = ''): ErrorCode {
   const code = bitrixCode.toLowerCase();
   if (code === 'query_limit_exceeded' || code === 'overload_limit') return 'B24_ERR_RATE_LIMITED';
   if (code === 'operation_time_limit') return 'B24_ERR_OPERATION_TIME_LIMIT';

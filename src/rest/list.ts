@@ -22,7 +22,7 @@ export interface IdCursorShape {
 
 const LEGACY = { idField: 'ID' } as const;
 /** Methods known to accept `order {ID: 'ASC'}`, `filter {'>ID': n}` and `start=-1`. */
-export const ID_CURSOR_METHODS: Readonly<Record<string, IdCursorShape>> = Object.freeze({
+const ID_CURSOR_METHODS: Readonly<Record<string, IdCursorShape>> = Object.freeze({
   'crm.deal.list': LEGACY,
   'crm.lead.list': LEGACY,
   'crm.contact.list': LEGACY,

@@ -46,7 +46,7 @@ export interface OperatingState {
 /** Added after `operating_reset_at` (whole seconds, converted across clocks). */
 export const RESET_MARGIN_MS = 500;
 /** How long a caller waits while a probe call of a method past its reset is in flight. */
-export const PROBE_WAIT_MS = 50;
+const PROBE_WAIT_MS = 50;
 const COST_SMOOTHING = 0.3;
 
 /**

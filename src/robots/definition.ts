@@ -151,7 +151,7 @@ export function robotAddParams(definition: RobotDefinition, handlerUrl: string):
 }
 
 /** The camelCase form of a property given in either spelling. */
-export function normalizeRobotProperty(input: RobotPropertyInput): RobotProperty {
+function normalizeRobotProperty(input: RobotPropertyInput): RobotProperty {
   if ('name' in input || !('Name' in input)) return input as RobotProperty;
   const out: RobotProperty = { name: input.Name };
   if (input.Description !== undefined) out.description = input.Description;

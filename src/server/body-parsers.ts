@@ -18,7 +18,7 @@ export interface FormLimits {
   arrayLimit?: number;
 }
 
-export const DEFAULT_FORM_LIMITS: Required<FormLimits> = { depth: 10, parameterLimit: 1000, arrayLimit: 1000 };
+const DEFAULT_FORM_LIMITS: Required<FormLimits> = { depth: 10, parameterLimit: 1000, arrayLimit: 1000 };
 
 /** Parses a form or query string in PHP bracket syntax; throws B24_ERR_BAD_REQUEST over a limit. */
 export function parseForm(text: string, limits: FormLimits = {}): Record<string, unknown> {

@@ -31,7 +31,7 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 /** What a secret value is replaced with in log objects. */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 const REDACTED_PARAM = '%5Bredacted%5D';
 const TRUNCATED = '[truncated]';
 
@@ -67,7 +67,7 @@ const MAX_ITEMS = 100;
 const MAX_VALUES = 2000;
 
 /** A key as compared: percent-decoded, NFKC, lower-case, only `a-z0-9`. */
-export function normalizeKeyName(name: string): string {
+function normalizeKeyName(name: string): string {
   let text = name;
   if (!/^[A-Za-z0-9_-]*$/.test(text)) {
     for (let round = 0; round < 3 && text.includes('%'); round++) {
@@ -132,7 +132,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Free text (a message, an error's message) with the query strings in it redacted. */
-export function redactText(text: string): string {
+function redactText(text: string): string {
   if (!text.includes('?')) return text;
   return text.replace(/\?([^\s#"'<>`]+)/g, (_match, query: string) => `?${redactQuery(query)}`);
 }
@@ -145,7 +145,7 @@ interface WalkBudget {
  * A copy of `value` fit to log: secret fields replaced, strings' query strings redacted, errors
  * reduced to `{ type, message, code }`, within the bounds of the header.
  */
-export function redactForLog(value: unknown, depth = 0, budget: WalkBudget = { values: 0 }): unknown {
+function redactForLog(value: unknown, depth = 0, budget: WalkBudget = { values: 0 }): unknown {
   if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object') return value;
   if (++budget.values > MAX_VALUES || depth >= MAX_DEPTH) return TRUNCATED;
