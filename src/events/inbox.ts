@@ -117,7 +117,7 @@ function compare(a: string, b: string): number {
  * Group commit: deliveries that arrive while a transaction is running — or in the same turn of the
  * event loop as the first one — are recorded together in the next one, each still atomic (its
  * inbox row and its job commit together) and each answered only after that commit. A lone
- * delivery costs one transaction, as before; under load the batches grow and the per-commit cost
+ * delivery gets a transaction of its own; under load the batches grow and the per-commit cost
  * (round trips, the WAL write, PostgreSQL's fsync) is shared: a batch is one multi-row INSERT for
  * the inbox, one for the jobs and one wake-up, whatever its size.
  * If a batch fails, its deliveries are retried one transaction each, so one bad delivery cannot

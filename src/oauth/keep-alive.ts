@@ -2,7 +2,8 @@
  * Keep-alive of refresh tokens. Older docs give a refresh token 28 days (protocol §1.5): a portal
  * whose app makes no calls for that long would be locked out. So portals whose refresh token is
  * older than `idleMs` (7 days) are refreshed. Not more often: refreshing on every call or hourly
- * can get the app blocked by the OAuth server. The scheduler runs this periodically (a later issue).
+ * can get the app blocked by the OAuth server. The built-in plugin `b24kit.keep-alive`
+ * (app/builtins/keep-alive.ts) runs this hourly in processes with the scheduler role.
  */
 import { B24Error } from '../errors.js';
 import type { PortalRegistry } from '../store/portals.js';

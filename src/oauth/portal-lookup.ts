@@ -1,5 +1,6 @@
 /**
- * Registry reads the web side needs that PortalRegistry (store/portals.ts) does not offer yet.
+ * The registry read /oauth/start needs and PortalRegistry (store/portals.ts) does not offer: a
+ * portal by its domain.
  * Plain SQL over the Store interface; no secrets are read.
  */
 import type { Store } from '../store/types.js';

@@ -171,7 +171,7 @@ function isDelivery(request: FastifyRequest): boolean {
 /**
  * Fastify's per-request lines ("incoming request", "request completed") at `debug` instead of
  * `info` for portal deliveries, so that the default level does not write two lines per event
- * (counted in /metrics instead). Errors are logged as before, at every level.
+ * (counted in /metrics instead). A delivery that ends in an error keeps Fastify's own line and level.
  */
 class DeliveryLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
