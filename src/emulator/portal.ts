@@ -54,7 +54,10 @@ export interface PortalStats {
   commands: number;
   rateLimitRejections: number;
   operatingRejections: number;
+  /** Successful refreshes at the token endpoint. */
   refreshes: number;
+  /** Refresh grants refused with invalid_grant for a refresh token this portal was issued (reused, revoked or expired). */
+  refreshesRefused: number;
   eventsDelivered: number;
   eventsFailed: number;
   byMethod: Record<string, number>;
@@ -78,6 +81,7 @@ export function emptyStats(): PortalStats {
     rateLimitRejections: 0,
     operatingRejections: 0,
     refreshes: 0,
+    refreshesRefused: 0,
     eventsDelivered: 0,
     eventsFailed: 0,
     byMethod: {},

@@ -1,7 +1,8 @@
 /**
  * The refresh storm: 4 real processes × 50 concurrent callers hit one portal whose access token
  * has expired. Exactly one refresh may reach the OAuth server (refresh tokens are single-use: a
- * second refresh would lock the portal out), and every call must succeed. Runs on both dialects.
+ * second refresh would lock the portal out), the server refuses none (a refused one is a process
+ * that raced past the lease), and every call must succeed. Runs on both dialects.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import type { Store } from '../../src/store/types.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/store.js';
 import { startChildWorker } from './helpers/child-worker.js';
-import { EmulatorTime, installPortal, refreshCount, registry, TEST_SECRET_KEY_HEX } from './helpers/portal-fixture.js';
+import { EmulatorTime, installPortal, refreshCount, refusedRefreshCount, registry, TEST_SECRET_KEY_HEX } from './helpers/portal-fixture.js';
 
 const PROCESSES = 4;
 const CALLERS = 50;
@@ -43,7 +44,7 @@ describe(`refresh storm: ${PROCESSES} processes × ${CALLERS} callers at expiry`
     await emu.close();
   });
 
-  it('makes exactly one refresh at the OAuth server and zero failed calls', { timeout: 120_000 }, async () => {
+  it('makes exactly one refresh at the OAuth server, none refused, and zero failed calls', { timeout: 120_000 }, async () => {
     const time = await EmulatorTime.read(emu);
     const portal = await installPortal(emu, registry(store, time));
     await time.advance(3700); // past expiry: every caller needs a new token now
@@ -71,6 +72,8 @@ describe(`refresh storm: ${PROCESSES} processes × ${CALLERS} callers at expiry`
       assert.equal(failed, 0);
       assert.equal(ok, PROCESSES * CALLERS);
       assert.equal(await refreshCount(emu, portal.memberId), 1, 'exactly one refresh at the emulator');
+      // a second process that skipped the lease spends the old refresh token again: the server refuses it
+      assert.equal(await refusedRefreshCount(emu, portal.memberId), 0, 'no refresh refused at the emulator');
       assert.equal(results.reduce((sum, r) => sum + r.tokenEndpointCalls, 0), 1, 'exactly one call to the token endpoint');
       assert.equal(new Set(results.flatMap((r) => r.tokens)).size, 1, 'everyone got the same new token');
       const stored = await registry(store, time).get(portal.memberId);

@@ -13,7 +13,7 @@ import type { Store } from '../../src/store/types.js';
 import type { PortalRegistry } from '../../src/store/portals.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { createTestDatabase, type TestDatabase } from './helpers/store.js';
-import { countingFetch, EmulatorTime, emulatorTokenClient, installPortal, refreshCount, registry, userCurrent } from './helpers/portal-fixture.js';
+import { countingFetch, EmulatorTime, emulatorTokenClient, installPortal, refreshCount, refusedRefreshCount, registry, userCurrent } from './helpers/portal-fixture.js';
 
 const isCode = (code: string) => (error: unknown) => error instanceof B24Error && error.code === code;
 
@@ -61,6 +61,7 @@ describe('portal token provider (emulator)', () => {
     const grants = await Promise.all(Array.from({ length: 50 }, () => provider.getGrant()));
     assert.equal(counter.calls(), 1);
     assert.equal(await refreshCount(emu, portal.memberId), 1);
+    assert.equal(await refusedRefreshCount(emu, portal.memberId), 0);
     assert.equal(new Set(grants.map((g) => g.accessToken)).size, 1);
     const stored = await portals.get(portal.memberId);
     assert.equal(stored?.accessToken, grants[0]!.accessToken);
@@ -96,6 +97,7 @@ describe('portal token provider (emulator)', () => {
     assert.equal((await provider.refreshAfterRejection(undefined)).accessToken, fresh);
     assert.equal(counter.calls(), 1);
     assert.equal(await refreshCount(emu, portal.memberId), 1);
+    assert.equal(await refusedRefreshCount(emu, portal.memberId), 0);
   });
 
   it('two stores (as two processes would) × 25 callers at expiry → one refresh', async () => {
@@ -109,6 +111,7 @@ describe('portal token provider (emulator)', () => {
       const grants = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).getGrant(portal.memberId)));
       assert.equal(counter.calls(), 1);
       assert.equal(await refreshCount(emu, portal.memberId), 1);
+      assert.equal(await refusedRefreshCount(emu, portal.memberId), 0);
       assert.equal(new Set(grants.map((g) => g.accessToken)).size, 1);
     } finally {
       await otherStore.close();

@@ -98,6 +98,8 @@ describe('app update and uninstall', () => {
       }),
     });
     assert.equal(((await refresh.json()) as { error: string }).error, 'invalid_grant');
+    const stats = await control<{ refreshes: number; refreshesRefused: number }>(emu, `/portals/${portal.memberId}/stats`, undefined, 'GET');
+    assert.equal(stats.refreshesRefused, 1, 'a revoked refresh token counts as refused');
     const portalState = await control<{ installed: boolean }>(emu, `/portals/${portal.memberId}`, undefined, 'GET');
     assert.equal(portalState.installed, false);
     const twice = await fetch(`${emu.url}/_emulator/portals/${portal.memberId}/uninstall`, {

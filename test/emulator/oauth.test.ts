@@ -116,6 +116,7 @@ describe('OAuth', () => {
     assert.equal(next.status, 200);
     const stats = await portalStats(emu, own.memberId);
     assert.equal(stats.refreshes, 2);
+    assert.equal(stats.refreshesRefused, 1, 'the reused refresh token counts as refused');
   });
 
   it('expires access tokens after 3600 s with expired_token, and a refresh still works', async () => {

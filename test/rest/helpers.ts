@@ -76,6 +76,7 @@ export async function stats(emu: RunningEmulator, portal: TestPortal): Promise<{
   rateLimitRejections: number;
   operatingRejections: number;
   refreshes: number;
+  refreshesRefused: number;
   byStatus: Record<string, number>;
 }> {
   return control(emu, `/portals/${portal.memberId}/stats`, undefined, 'GET');

@@ -34,6 +34,7 @@ describe('retry paths against the emulator', () => {
     assert.ok(results.every((r) => r.result.ID === '1'));
     const seen = await stats(emu, portal);
     assert.equal(seen.refreshes, 1, 'concurrent rejections refresh once (refresh tokens are single-use)');
+    assert.equal(seen.refreshesRefused, 0, 'no second refresh spent the used refresh token');
     assert.equal(seen.byStatus['401'], 5);
     assert.equal(client.events.filter((e) => e.type === 'refresh').length, 5);
     await client.close();

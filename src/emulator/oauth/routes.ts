@@ -34,8 +34,14 @@ export function tokenEndpoint(emulator: Emulator, params: Record<string, unknown
   } else if (grantType === 'refresh_token') {
     const refreshToken = get('refresh_token');
     if (!refreshToken) return oauthError(400, 'invalid_request', 'No "refresh_token" parameter found');
-    tokens = emulator.tokens.refresh(refreshToken);
-    if (!tokens) return oauthError(400, 'invalid_grant', 'Invalid refresh token');
+    const outcome = emulator.tokens.refresh(refreshToken);
+    if (!outcome.ok) {
+      // a spent, revoked or expired token of a known portal: in an app, the mark of two refreshers racing
+      const owner = outcome.memberId === undefined ? undefined : emulator.portal(outcome.memberId);
+      if (owner) owner.stats.refreshesRefused += 1;
+      return oauthError(400, 'invalid_grant', 'Invalid refresh token');
+    }
+    tokens = outcome.tokens;
     const portal = emulator.portal(tokens.memberId);
     if (portal) portal.stats.refreshes += 1;
   } else if (!grantType) {

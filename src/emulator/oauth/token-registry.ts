@@ -41,6 +41,9 @@ export interface IssuedTokens {
   scope: string[];
 }
 
+/** A refresh: the new pair, or a refusal (with the portal when the token was one it issued). */
+export type RefreshOutcome = { ok: true; tokens: IssuedTokens } | { ok: false; memberId?: string };
+
 export type TokenCheck =
   | { ok: true; record: AccessTokenRecord }
   | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
@@ -99,20 +102,17 @@ export class TokenRegistry {
 
   /**
    * Rotates a refresh token. Refresh tokens are single-use: the used one and the access token
-   * issued with it become invalid (protocol §1.5); a second use answers invalid_grant.
+   * issued with it become invalid (protocol §1.5); a second use answers invalid_grant. A refused
+   * token this registry issued names its portal, so the refusal can count in that portal's stats.
    */
-  refresh(refreshToken: string): IssuedTokens | undefined {
+  refresh(refreshToken: string): RefreshOutcome {
     const record = this.#refresh.get(refreshToken);
-    if (!record || record.used || record.expiresAtMs <= this.clock.nowMs()) return undefined;
+    if (!record) return { ok: false };
+    if (record.used || record.expiresAtMs <= this.clock.nowMs()) return { ok: false, memberId: record.memberId };
     record.used = true;
     const oldAccess = this.#access.get(record.accessToken);
     if (oldAccess) oldAccess.revoked = true;
-    return this.issue(record.memberId, record.userId, record.scope);
-  }
-
-  /** The portal a refresh token belongs to, used or not (for per-portal stats). */
-  refreshTokenOwner(refreshToken: string): string | undefined {
-    return this.#refresh.get(refreshToken)?.memberId;
+    return { ok: true, tokens: this.issue(record.memberId, record.userId, record.scope) };
   }
 
   createCode(memberId: string, userId: number, scope: string[]): string {

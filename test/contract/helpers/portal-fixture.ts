@@ -76,6 +76,15 @@ export async function refreshCount(emu: RunningEmulator, memberId: string): Prom
   return stats.refreshes;
 }
 
+/**
+ * Refresh grants the OAuth server refused for this portal (a spent or revoked refresh token). A
+ * broken single-flight still shows one successful refresh; the losers of the race show up here.
+ */
+export async function refusedRefreshCount(emu: RunningEmulator, memberId: string): Promise<number> {
+  const stats = await control<{ refreshesRefused: number }>(emu, `/portals/${memberId}/stats`, {}, 'GET');
+  return stats.refreshesRefused;
+}
+
 /** A REST call the way an app makes it: `{client_endpoint}user.current.json` with the token. */
 export async function userCurrent(clientEndpoint: string, accessToken: string | undefined): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${clientEndpoint}user.current.json`, {
