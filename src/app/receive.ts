@@ -32,7 +32,7 @@ export async function receiveInProcess(
 ): Promise<ReceiveResult> {
   const body = typeof payload === 'string' ? parseForm(payload) : payload;
   const auth = isRecord(body.auth) ? body.auth : {};
-  if (typeof auth.member_id !== 'string') throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[member_id] is missing', { status: 400 });
+  if (typeof auth.member_id !== 'string') throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[member_id] is missing');
   const received = await parts.receiver.accept(auth.member_id, body);
   if (received.jobId === undefined) return { status: received.status };
   if (options.run === false) return { status: received.status, job: (await parts.queue.get(received.jobId))! };

@@ -32,8 +32,8 @@ export class RobotReceiver {
 
   async accept(urlMemberId: string, code: string, body: unknown): Promise<ReceivedEvent> {
     try {
-      if (!ROBOT_CODE.test(code)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The robot code in the URL is malformed', { status: 400 });
-      if (!isRecord(body)) throw new B24Error('B24_ERR_BAD_REQUEST', 'Not a robot call: no form body', { status: 400 });
+      if (!ROBOT_CODE.test(code)) throw new B24Error('B24_ERR_BAD_REQUEST', 'The robot code in the URL is malformed');
+      if (!isRecord(body)) throw new B24Error('B24_ERR_BAD_REQUEST', 'Not a robot call: no form body');
       const call = parseRobotRequest(body, { memberId: urlMemberId, code });
       await authenticate(this.options.portals, urlMemberId, call.auth.memberId, call.auth.applicationToken, this.options.authCache);
       const dedupeKey = robotCallDedupeKey(call);

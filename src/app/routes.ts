@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { B24Error } from '../errors.js';
+import { isMemberId } from '../validators.js';
 import type { Job, Json } from '../queue/types.js';
 import type { B24Client } from '../rest/client.js';
 import { parseForm } from '../server/body-parsers.js';
@@ -38,7 +39,6 @@ export interface AppRouteParts {
   signal(signal: AppSignal): void;
 }
 
-const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const UNAUTHORIZED = 'The request is not signed or authorized for this portal';
 
 export function registerAppRoutes(server: FastifyInstance, routes: readonly RouteEntry[], parts: AppRouteParts): void {
@@ -68,7 +68,7 @@ async function handle(route: RouteEntry, request: FastifyRequest, reply: Fastify
     portal = await authenticate(route, memberId, request, rawBody, parts);
     if (!portal) {
       parts.signal({ type: 'route', path: route.path, outcome: 'unauthorized' });
-      throw new B24Error('B24_ERR_UNAUTHORIZED', UNAUTHORIZED, { status: 401 });
+      throw new B24Error('B24_ERR_UNAUTHORIZED', UNAUTHORIZED);
     }
   }
   const body = parseBody(request.headers['content-type'], rawBody);
@@ -125,7 +125,7 @@ class RawAnswer {
 
 /** The portal when the request is authentic for it; undefined otherwise (see the file comment). */
 async function authenticate(route: RouteEntry, memberId: string, request: FastifyRequest, rawBody: Buffer, parts: AppRouteParts): Promise<PortalInfo | undefined> {
-  const wellFormed = MEMBER_ID.test(memberId);
+  const wellFormed = isMemberId(memberId);
   const found = wellFormed ? await parts.portals.info(memberId) : undefined;
   const portal = found && (found.state === 'active' || found.state === 'needs_reauth') ? found : undefined;
   const auth = route.options.auth;
@@ -151,7 +151,7 @@ function parseBody(contentType: string | undefined, raw: Buffer): unknown {
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch {
-      throw new B24Error('B24_ERR_BAD_REQUEST', 'Malformed JSON body', { status: 400 });
+      throw new B24Error('B24_ERR_BAD_REQUEST', 'Malformed JSON body');
     }
   }
   if (type === 'application/x-www-form-urlencoded') return parseForm(raw.toString('utf8'));
