@@ -1,11 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { Emulator } from '../../src/emulator/emulator.js';
 import { control, createInstalledPortal, rest, startTestEmulator, type TestPortal } from '../helpers/emulator.js';
-
-/** Whether the events engineer's event.bind is registered as app-context-only in this build. */
-const eventBindIsAppOnly = new Emulator().methods.get('event.bind')?.appContextOnly === true;
 
 async function hook(url: string, method: string, params: Record<string, unknown> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
@@ -55,9 +51,10 @@ describe('incoming webhooks /rest/{user}/{code}/{method}', () => {
     assert.equal((await rest(portal, 'test.app.only')).status, 200);
   });
 
-  it('answers WRONG_AUTH_TYPE for event.bind', { skip: !eventBindIsAppOnly && 'event.bind is not registered as app-only in this build' }, async () => {
+  it('answers WRONG_AUTH_TYPE for event.bind (an app-context-only method)', async () => {
     const answer = await hook(url, 'event.bind', { event: 'ONCRMDEALADD', handler: 'https://app.example.test/h' });
-    assert.equal(answer.body.error, 'WRONG_AUTH_TYPE');
+    assert.equal(answer.status, 403);
+    assert.deepEqual(answer.body, { error: 'WRONG_AUTH_TYPE', error_description: 'Current authorization type is denied for this method' });
   });
 
   it('answers app.info with the webhook scope and license, as the core does for webhooks', async () => {
