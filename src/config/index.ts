@@ -23,7 +23,11 @@ export interface B24kitConfig {
    * then a key is generated into `dataDir` (see resolveSecretKey).
    */
   secretKey: Buffer | undefined;
-  /** Where generated files (demo key, default SQLite file) live. @defaultValue './data' */
+  /**
+   * `B24KIT_DATA_DIR`: where the generated demo secret key lives. The default SQLite file does not
+   * follow it (it stays at `./data/b24kit.sqlite`, the store's default): moving the default with the
+   * folder would open an empty database for a deployment that already set it. @defaultValue './data'
+   */
   dataDir: string;
   /** `B24_CLIENT_ID`; unset = demo mode (an in-process emulator). */
   clientId: string | undefined;

@@ -7,12 +7,13 @@
  *   the onUpdated hooks run. → 200 `{"status":"success"}`.
  * - ONAPPUNINSTALL (protocol §2.5): no tokens; application_token compared with the stored one in
  *   constant time. The portal becomes `uninstalled`; `data[CLEAN]=1` wipes its data. → 200.
- * - Any other event goes to the durable inbox (events/receiver.ts): authenticated, deduplicated,
- *   recorded and enqueued in one transaction, then 200 `{"status":"queued"|"duplicate"|"ignored"}`
- *   (`ignored`: the app declares no handler for it; counted, nothing stored).
- *   A server built without an app (no `events` option) authenticates the event and answers 501
- *   B24_ERR_EVENT_NOT_HANDLED: nothing is stored, and an honest 501 shows up in the portal's
- *   delivery log instead of a 200 for an event that was dropped.
+ * - Any other event, in a server that runs an app (createApp passes its receiver as `events`), goes
+ *   to the durable inbox (events/receiver.ts): authenticated, deduplicated, recorded and enqueued in
+ *   one transaction, then 200 `{"status":"queued"|"duplicate"|"ignored"}` (`ignored`: the app
+ *   declares no handler for it; counted, nothing stored).
+ * - A bare portal server without an app (no `events` option: nothing could run a handler) authenticates
+ *   such an event by its application_token and answers 501 B24_ERR_EVENT_NOT_HANDLED: nothing is stored,
+ *   and the portal's delivery log shows a 501 rather than a 200 for an event that was dropped.
  *
  * Errors: 400 B24_ERR_BAD_REQUEST (no event, no auth, malformed fields), 403 B24_ERR_MEMBER_MISMATCH
  * (`:memberId` ≠ `auth[member_id]`), 401/403 B24_ERR_FORBIDDEN (missing or wrong application_token —
