@@ -1,6 +1,9 @@
 /**
  * `b24kit migrate`, `portals list|show|remove` and `call` over a store the test fills through the
- * real install path; the CLI runs as a separate process from source (src/cli/run.ts).
+ * real install path; the CLI runs as a separate process from source (src/cli/run.ts). On SQLite
+ * the CLI opens the app's temp file; on PostgreSQL (DATABASE_URL=postgres://…) the app's schema of
+ * this run, which the CLI reaches through libpq's PGOPTIONS (search_path), as a deployment with its
+ * own schema would.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +22,7 @@ interface Run {
   stderr: string;
 }
 
-describe('b24kit CLI: migrate, portals, call', { skip: onPostgres ? 'runs on the SQLite file of the app under test' : false }, () => {
+describe(`b24kit CLI: migrate, portals, call (${onPostgres ? 'PostgreSQL' : 'SQLite'})`, () => {
   let app: AppUnderTest;
   let install: EmulatorInstall;
   let env: NodeJS.ProcessEnv;
@@ -39,7 +42,10 @@ describe('b24kit CLI: migrate, portals, call', { skip: onPostgres ? 'runs on the
     app = await startAppUnderTest();
     install = await emulatorInstall(app.emu, app.url);
     env = { ...process.env, DATABASE_URL: app.db.storeOptions.url, B24KIT_SECRET_KEY: app.secretKeyHex, LOG_LEVEL: 'warn' };
-    for (const name of ['B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_APP_URL', 'B24_OAUTH_URL']) delete env[name];
+    for (const name of ['B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_APP_URL', 'B24_OAUTH_URL', 'PGOPTIONS']) delete env[name];
+    // PostgreSQL: the app's schema of this run (node-postgres reads PGOPTIONS like libpq)
+    const { schema } = app.db.storeOptions;
+    if (schema !== undefined) env.PGOPTIONS = `-c search_path=${schema}`;
   });
   after(async () => {
     await app?.close();
