@@ -66,7 +66,11 @@ export interface RetentionReport {
   batches: number;
 }
 
-/** Defaults filled in; throws B24_ERR_CONFIG for a window that is not a positive number of days, or a bad cron. */
+/**
+ * Defaults filled in. Throws B24_ERR_CONFIG for a window that is not a positive number of days, a
+ * batch size outside 1..10000, or a cron that does not compile: all are mistakes in the app's
+ * configuration, refused when the app starts (not the B24_ERR_SCHEDULE of a user schedule).
+ */
 export function resolveRetention(config: RetentionConfig = {}): ResolvedRetention {
   const resolved: ResolvedRetention = { ...DEFAULT_RETENTION, ...stripUndefined(config) };
   for (const key of ['succeededJobsDays', 'deadJobsDays', 'inboxDays', 'scheduleSlotsDays'] as const) {
@@ -76,7 +80,14 @@ export function resolveRetention(config: RetentionConfig = {}): ResolvedRetentio
   if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1 || resolved.batchSize > 10_000) {
     throw new B24Error('B24_ERR_CONFIG', `retention.batchSize must be an integer in 1..10000, got ${String(resolved.batchSize)}`);
   }
-  if (resolved.cron !== false) compileCron(resolved.cron, 'UTC');
+  if (resolved.cron !== false) {
+    try {
+      compileCron(resolved.cron, 'UTC');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new B24Error('B24_ERR_CONFIG', `retention.cron must be a cron pattern (UTC) or false: ${reason}`, { cause: error });
+    }
+  }
   return resolved;
 }
 

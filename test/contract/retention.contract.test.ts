@@ -6,10 +6,10 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { B24Error } from '../../src/errors.js';
 import { INBOX_TABLE, recordDelivery } from '../../src/events/inbox.js';
 import { ONCE_TABLE } from '../../src/app/once.js';
-import { claimRetentionRun, DAY_MS, DEFAULT_RETENTION, purgeExpired, resolveRetention, RETENTION_SLOT, RetentionRunner } from '../../src/app/retention.js';
+import { claimRetentionRun, DAY_MS, purgeExpired, resolveRetention, RETENTION_SLOT, RetentionRunner } from '../../src/app/retention.js';
+import type { RetentionConfig } from '../../src/app/settings.js';
 import type { JobQueue } from '../../src/queue/index.js';
 import { SLOTS_TABLE } from '../../src/scheduler/fire.js';
 import type { Store } from '../../src/store/types.js';
@@ -67,13 +67,30 @@ describe('retention contract', () => {
   const slotTimes = async (name: string): Promise<number[]> =>
     (await store.all<{ t: number }>(`SELECT fire_time_ms AS t FROM ${SLOTS_TABLE} WHERE name = ? ORDER BY fire_time_ms`, [name])).map((row) => Number(row.t));
 
-  it('defaults: dead jobs are kept longer than succeeded ones; bad windows are refused', () => {
-    const resolved = resolveRetention();
-    assert.deepEqual(resolved, { ...DEFAULT_RETENTION });
-    assert.ok(resolved.deadJobsDays > resolved.succeededJobsDays);
-    assert.equal(resolveRetention({ cron: false, inboxDays: 14 }).inboxDays, 14);
-    for (const bad of [{ inboxDays: 0 }, { deadJobsDays: -1 }, { succeededJobsDays: Number.NaN }, { batchSize: 0 }, { cron: 'not a cron' }]) {
-      assert.throws(() => resolveRetention(bad), (error: unknown) => error instanceof B24Error);
+  it('defaults (as docs/app.md states them): dead jobs kept 30 days, succeeded ones and the rest 7; bad settings → B24_ERR_CONFIG', () => {
+    assert.deepEqual(resolveRetention(), { succeededJobsDays: 7, deadJobsDays: 30, inboxDays: 7, scheduleSlotsDays: 7, cron: '37 * * * *', batchSize: 1000 });
+    assert.deepEqual(resolveRetention({ cron: false, inboxDays: 14, deadJobsDays: Infinity }), {
+      succeededJobsDays: 7,
+      deadJobsDays: Infinity,
+      inboxDays: 14,
+      scheduleSlotsDays: 7,
+      cron: false,
+      batchSize: 1000,
+    });
+    const bad: Array<[RetentionConfig, RegExp]> = [
+      [{ inboxDays: 0 }, /retention\.inboxDays must be a positive number of days/],
+      [{ deadJobsDays: -1 }, /retention\.deadJobsDays/],
+      [{ succeededJobsDays: Number.NaN }, /retention\.succeededJobsDays/],
+      [{ scheduleSlotsDays: 0 }, /retention\.scheduleSlotsDays/],
+      [{ batchSize: 0 }, /retention\.batchSize must be an integer in 1\.\.10000/],
+      [{ batchSize: 10_001 }, /retention\.batchSize/],
+      [{ batchSize: 2.5 }, /retention\.batchSize/],
+      // a bad cron is a mistake in the app's configuration, refused at startup like the others
+      [{ cron: 'not a cron' }, /retention\.cron must be a cron pattern \(UTC\) or false/],
+      [{ cron: '61 * * * *' }, /retention\.cron/],
+    ];
+    for (const [config, message] of bad) {
+      assert.throws(() => resolveRetention(config), { name: 'B24Error', code: 'B24_ERR_CONFIG', message }, JSON.stringify(config));
     }
   });
 
