@@ -5,8 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { appInternals } from '../../src/app/internals.js';
 import { postForm, type EmulatorInstall } from '../portals/helpers.js';
-import { countRows, eventForm, startTestApp, type TestApp } from './helpers.js';
+import { countRows, eventForm, startTestApp, waitFor, type TestApp } from './helpers.js';
 
 describe('forged or misrouted events are rejected with nothing stored', () => {
   let t: TestApp;
@@ -64,5 +65,12 @@ describe('forged or misrouted events are rejected with nothing stored', () => {
     const answer = await postForm(`${t.url}/webhooks/${portal.memberId}/event`, eventForm(portal, 'ONCRMDEALADD', { FIELDS: { ID: '1' } }));
     assert.deepEqual(answer, { status: 200, body: { status: 'queued' } });
     assert.equal(await countRows(t.store, 'b24kit_event_inbox'), 1);
+    const { queue } = await appInternals(t.app).services();
+    const [job] = await waitFor(async () => {
+      const jobs = await queue.list({ memberId: portal.memberId });
+      return jobs.length === 1 && jobs[0]!.state !== 'queued' && jobs[0]!.state !== 'running' ? jobs : undefined;
+    }, 15_000, 'the job to finish');
+    assert.deepEqual([job!.name, job!.state, job!.attempts], ['event:ONCRMDEALADD', 'succeeded', 1]);
+    assert.equal(runs, 1, 'the handler ran once');
   });
 });
