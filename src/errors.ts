@@ -51,7 +51,7 @@ const REGISTRY = {
   // inbound HTTP, continued
   B24_ERR_MEMBER_MISMATCH: { message: 'The member_id in the URL does not match the payload', status: 403 },
   B24_ERR_OAUTH_UNAVAILABLE: { message: 'The OAuth server could not be reached to verify the request', status: 502 },
-  B24_ERR_EVENT_NOT_HANDLED: { message: 'No receiver for this event yet', status: 501 },
+  B24_ERR_EVENT_NOT_HANDLED: { message: 'This server has no event inbox (a portal server without an app)', status: 501 },
   B24_ERR_ROUTE_NOT_FOUND: { message: 'No such route', status: 404 },
   B24_ERR_PAYLOAD_TOO_LARGE: { message: 'Request body too large', status: 413 },
   B24_ERR_UNSUPPORTED_MEDIA_TYPE: { message: 'Unsupported request content type', status: 415 },

@@ -225,7 +225,7 @@ describe('lifecycle events: wrong application_token, member_id mismatch, unknown
     assert.equal(await app.runtime.portals.info(foreign.memberId), undefined);
   });
 
-  it('other events are authenticated, then answered 501 B24_ERR_EVENT_NOT_HANDLED (the events issue brings the inbox)', async () => {
+  it('other events are authenticated, then answered 501 B24_ERR_EVENT_NOT_HANDLED by a portal server without an app (no event inbox)', async () => {
     const event = { event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7' } }, auth: { member_id: install.memberId, domain: install.domain, application_token: install.application_token } };
     const answer = await postForm(hook, event);
     assert.deepEqual([answer.status, answer.body.error], [501, 'B24_ERR_EVENT_NOT_HANDLED']);

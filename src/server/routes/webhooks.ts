@@ -75,7 +75,7 @@ export function registerWebhookRoutes(app: FastifyInstance, options: WebhookRout
       return { status: 'success' };
     }
     await options.installer.authenticateEvent(urlMemberId, identity);
-    request.log.info({ memberId: urlMemberId, event }, 'event not handled yet (the event receiver comes with the events issue)');
+    request.log.info({ memberId: urlMemberId, event }, 'event authenticated, but this server has no event inbox (a portal server without an app): 501');
     return reply.status(501).send({ error: 'B24_ERR_EVENT_NOT_HANDLED', message: `No receiver for ${event} yet` });
   });
 }
