@@ -5,13 +5,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { codeLines as body } from './helpers/snippet.js';
 
-const body = (text: string): string[] =>
-  text
-    .split('\n')
-    .filter((line) => !line.startsWith('import ') && !line.startsWith('//'))
-    .map((line) => line.trimEnd())
-    .filter((line) => line !== '');
 
 it('the README app snippet is the example that typecheck compiles', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

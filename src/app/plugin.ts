@@ -50,16 +50,12 @@ export const BUILTIN_PREFIX = 'b24kit.';
 const builtins = new WeakSet<object>();
 
 /** The framework's own plugins: `definePlugin` with a reserved name (builtins/). Not exported from the package. */
-export function defineBuiltinPlugin<O = void, S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap>(plugin: {
-  name: string;
-  settings?: SettingsDeclaration<S>;
-  setup(kit: AppKit<S, J>, options: O): void;
-}): B24Plugin<O, S, J> {
+export const defineBuiltinPlugin: typeof definePlugin = (plugin) => {
   checkPlugin(plugin);
   if (!plugin.name.startsWith(BUILTIN_PREFIX)) throw new B24Error('B24_ERR_APP_DEFINITION', `a built-in plugin's name starts with ${BUILTIN_PREFIX}`);
   builtins.add(plugin);
   return plugin;
-}
+};
 
 /** Whether `app.register` may take this plugin: a reserved name only for the framework's own. */
 export function mayRegister(plugin: { name: string }): boolean {

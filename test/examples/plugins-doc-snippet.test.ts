@@ -7,16 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { codeLines as body } from '../helpers/snippet.js';
 import { formLeads } from '../../examples/form-leads-plugin.js';
 import type { EmulatorInstall } from '../portals/helpers.js';
 import { startTestApp, waitFor, type TestApp } from '../app/helpers.js';
 
-const body = (text: string): string[] =>
-  text
-    .split('\n')
-    .filter((line) => !line.startsWith('import ') && !line.startsWith('//'))
-    .map((line) => line.trimEnd())
-    .filter((line) => line !== '');
 
 describe('docs/plugins.md: the form-leads example', () => {
   it('the doc shows the example that typecheck compiles', () => {
