@@ -44,6 +44,17 @@ describe('a portal state decides what its queued jobs do', () => {
 
   const queue = async () => (await appInternals(t.app).services()).queue;
   const portalState = async (memberId: string) => (await (await appInternals(t.app).services()).portals.info(memberId))?.state;
+  /** Waits for the job to end its attempt and asserts: dead on attempt 1 with `code`, the handler never entered. */
+  const deadAtOnce = async (jobId: number, memberId: string, code: RegExp): Promise<void> => {
+    const dead = await waitFor(async () => {
+      const found = await (await queue()).get(jobId);
+      return found && found.state !== 'queued' && found.state !== 'running' ? found : undefined;
+    }, 15_000, 'the job to finish');
+    assert.equal(dead.state, 'dead');
+    assert.equal(dead.attempts, 1, 'dead at once, not retried');
+    assert.match(dead.lastError ?? '', code);
+    assert.equal(entered.get(memberId) ?? 0, 0, 'the handler never ran');
+  };
   const onlyJob = async (memberId: string): Promise<Job> => {
     const jobs = await (await queue()).list({ memberId });
     assert.equal(jobs.length, 1, JSON.stringify(jobs));
@@ -98,14 +109,7 @@ describe('a portal state decides what its queued jobs do', () => {
     await waitFor(async () => (await portalState(memberId)) === 'uninstalled', 10_000, 'the uninstall to arrive');
 
     await advanceClock(t.emu, 3601);
-    const dead = await waitFor(async () => {
-      const found = await (await queue()).get(job.id);
-      return found && found.state !== 'queued' && found.state !== 'running' ? found : undefined;
-    }, 15_000, 'the job to finish');
-    assert.equal(dead.state, 'dead');
-    assert.equal(dead.attempts, 1, 'dead at once, not retried');
-    assert.match(dead.lastError ?? '', /^B24_ERR_PORTAL_UNINSTALLED/);
-    assert.equal(entered.get(memberId) ?? 0, 0, 'the handler never ran');
+    await deadAtOnce(job.id, memberId, /^B24_ERR_PORTAL_UNINSTALLED/);
   });
 
   it('unknown (purged): a queued job goes dead on its first attempt with B24_ERR_PORTAL_NOT_FOUND, its handler not run', async () => {
@@ -114,13 +118,6 @@ describe('a portal state decides what its queued jobs do', () => {
     const memberId = 'purged0000000000000000000000000';
     assert.equal(await portalState(memberId), undefined);
     const { job } = await (await queue()).enqueue((await appInternals(t.app).services()).store, { memberId, name: jobNames.job('work'), payload: {} });
-    const dead = await waitFor(async () => {
-      const found = await (await queue()).get(job.id);
-      return found && found.state !== 'queued' && found.state !== 'running' ? found : undefined;
-    }, 15_000, 'the job to finish');
-    assert.equal(dead.state, 'dead');
-    assert.equal(dead.attempts, 1, 'dead at once, not retried');
-    assert.match(dead.lastError ?? '', /^B24_ERR_PORTAL_NOT_FOUND/);
-    assert.equal(entered.get(memberId) ?? 0, 0, 'the handler never ran');
+    await deadAtOnce(job.id, memberId, /^B24_ERR_PORTAL_NOT_FOUND/);
   });
 });
