@@ -50,7 +50,7 @@ export function learnTimeZoneHook(options: { store: Store; client: (memberId: st
       await savePortalTimeZone(options.store, portal.memberId, timeZone, options.nowMs());
       log.info({ timeZone: timeZone ?? null }, timeZone ? 'portal time zone learned' : 'the portal did not say its time zone: schedules use the default');
     } catch (error) {
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not read the portal time zone (profile); schedules use the last known or the default');
+      log.warn({ err: error }, 'could not read the portal time zone (profile); schedules use the last known or the default');
     }
   };
 }

@@ -14,6 +14,7 @@ import { JobQueue } from '../queue/index.js';
 import type { RateLimiter } from '../rest/limiter.js';
 import type { PortalTokenService } from '../oauth/portal-token-provider.js';
 import type { PortalInstaller } from '../oauth/installer.js';
+import type { PortalHook } from '../oauth/lifecycle-hooks.js';
 import { registerRobotRoutes } from '../server/routes/robots.js';
 import { createSecretBox, resolveSecretKey } from '../store/crypto.js';
 import { openStore } from '../store/index.js';
@@ -151,12 +152,13 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       ...(settings.config.offlineEvents?.notifyMinTimeoutSeconds !== undefined ? { offlineNotifySeconds: settings.config.offlineEvents.notifyMinTimeoutSeconds } : {}),
     });
     const timeZone = learnTimeZoneHook({ store, client: (memberId) => clients.get(memberId), nowMs, logger });
-    for (const kind of ['install', 'update'] as const) {
-      const add = kind === 'install' ? (hook: (portal: PortalInfo) => unknown) => core.installer.onInstalled(async (p) => void (await hook(p))) : (hook: (portal: PortalInfo) => unknown) => core.installer.onUpdated(async (p) => void (await hook(p)));
-      add((portal) => authCache.forget(portal.memberId));
-      add(bindings);
-      add(timeZone);
-      for (const { hook, owner } of definitions.hooks[kind]) add((portal) => hook(hookContext(portal, owner)));
+    const afterCredentials: Array<(portal: PortalInfo) => unknown> = [(portal) => authCache.forget(portal.memberId), bindings, timeZone];
+    for (const [kind, register] of [
+      ['install', (hook: PortalHook) => core.installer.onInstalled(hook)],
+      ['update', (hook: PortalHook) => core.installer.onUpdated(hook)],
+    ] as const) {
+      const hooks = [...afterCredentials, ...definitions.hooks[kind].map(({ hook, owner }) => (portal: PortalInfo) => hook(hookContext(portal, owner)))];
+      for (const hook of hooks) register(async (portal) => void (await hook(portal)));
     }
     core.installer.onUninstalled((portal) => authCache.forget(portal.memberId));
     for (const { hook, owner } of definitions.hooks.uninstall) {

@@ -31,7 +31,7 @@ export async function serve(roles: Roles, options: ServeOptions, command: string
         process.exit(0);
       },
       (error: unknown) => {
-        logger.error({ err: String(error) }, 'shutdown failed');
+        logger.error({ err: error }, 'shutdown failed');
         logger.flush();
         process.exit(1);
       },

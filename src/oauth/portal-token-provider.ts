@@ -185,7 +185,7 @@ export class PortalTokenService {
         return undefined; // not our version or lease any more: someone else's outcome decides
       }
       await this.#portals.releaseRefreshLease(memberId, owner, true).catch((releaseError: unknown) => {
-        this.#logger.warn({ memberId, err: String(releaseError) }, 'could not release the refresh lease; it will lapse');
+        this.#logger.warn({ memberId, err: releaseError }, 'could not release the refresh lease; it will lapse');
       });
       if (record.accessToken && record.expiresAtMs > this.#nowMs()) {
         // an early (proactive) refresh failed; the current token still works, so the caller need not fail
@@ -223,7 +223,7 @@ export class PortalTokenService {
       } catch (error) {
         // the new pair exists only in memory now: losing it means the portal must be re-authorized
         if (attempt >= STORE_WRITE_ATTEMPTS) {
-          this.#logger.error({ memberId: record.memberId, err: String(error) }, 'refreshed tokens could not be stored');
+          this.#logger.error({ memberId: record.memberId, err: error }, 'refreshed tokens could not be stored');
           throw error;
         }
         await sleep(100 * attempt);
@@ -239,7 +239,7 @@ export class PortalTokenService {
     try {
       await this.#portals.touch(memberId);
     } catch (error) {
-      this.#logger.warn({ memberId, err: String(error) }, 'could not record portal use');
+      this.#logger.warn({ memberId, err: error }, 'could not record portal use');
     }
   }
 }

@@ -112,7 +112,7 @@ export async function listenForJobs(options: ListenOptions): Promise<JobListener
       timer = undefined;
       connect().catch((error: unknown) => {
         if (closed) return;
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'job listener: reconnect failed');
+        logger.warn({ err: error }, 'job listener: reconnect failed');
         const placeholder = new pg.Client({ connectionString: options.url });
         client = placeholder;
         reconnectLater(placeholder);

@@ -716,7 +716,7 @@ export class B24Client {
     try {
       this.#onEvent(event);
     } catch (error) {
-      this.#logger.debug({ err: error instanceof Error ? error.message : String(error) }, 'b24kit: an onEvent listener threw');
+      this.#logger.debug({ err: error }, 'b24kit: an onEvent listener threw');
     }
   }
 }
