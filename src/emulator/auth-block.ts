@@ -4,7 +4,7 @@ import type { IssuedTokens } from './oauth/token-registry.js';
 
 /**
  * The `auth[...]` block of outbound POSTs: install, lifecycle events, events and robot calls
- * (protocol §2.2, §3.3, §7.2). Token keys appear only when `tokens` are given; `refresh_token`
+ * (docs/protocol.md §2.2, §3.3, §7.2). Token keys appear only when `tokens` are given; `refresh_token`
  * only when `withRefreshToken` (the core's sendRefreshToken flag). All values are strings on the wire.
  */
 export function authBlock(

@@ -13,6 +13,8 @@ export interface CreatePortalInput {
   burst?: number;
   operatingLimitSeconds?: number;
   operatingWindowSeconds?: number;
+  /** @defaultValue the emulator's `countRefusedRequests` option */
+  countRefusedRequests?: boolean;
   cost?: Partial<CostModel>;
   timeZone?: string;
 }
@@ -48,6 +50,7 @@ export class Emulator {
       burst: input.burst ?? base.burst,
       operatingLimitSeconds: input.operatingLimitSeconds ?? base.operatingLimitSeconds,
       operatingWindowSeconds: input.operatingWindowSeconds ?? base.operatingWindowSeconds,
+      countRefusedRequests: input.countRefusedRequests ?? this.options.countRefusedRequests,
     };
     if (input.domain !== undefined && this.portalByDomain(input.domain)) {
       throw new Error(`domain already in use: ${input.domain}`);
@@ -91,17 +94,17 @@ export class Emulator {
     return undefined;
   }
 
-  /** `{client_endpoint}` of a portal: REST calls go to `{client_endpoint}{method}` (protocol §4.1). */
+  /** `{client_endpoint}` of a portal: REST calls go to `{client_endpoint}{method}` (docs/protocol.md §4.1). */
   clientEndpoint(portal: Portal): string {
     return `${this.baseUrl}/${portal.domain}/rest/`;
   }
 
-  /** The OAuth server's REST endpoint (protocol §1.4 `server_endpoint`). */
+  /** The OAuth server's REST endpoint (docs/protocol.md §1.4 `server_endpoint`). */
   serverEndpoint(): string {
     return `${this.baseUrl}/rest/`;
   }
 
-  /** The OAuth server host, as token responses report it in `domain` (protocol §1.4). */
+  /** The OAuth server host, as token responses report it in `domain` (docs/protocol.md §1.4). */
   oauthDomain(): string {
     return new URL(this.baseUrl).host;
   }

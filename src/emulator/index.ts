@@ -39,3 +39,21 @@ export {
   type InstallOutcome,
 } from './lifecycle.js';
 export type { Portal, PortalPlan, PortalFaults, PortalStats } from './portal.js';
+export {
+  /** The emulated Mailchimp account (Marketing API v3) in-process: lists, members, webhooks, limits, faults (docs/emulator-mailchimp.md). */
+  MailchimpEmulator,
+  /** The API key the Mailchimp emulator accepts by default (any username, this as the password). */
+  DEFAULT_MAILCHIMP_API_KEY,
+  type MailchimpEmulatorOptions,
+} from './mailchimp/mailchimp-emulator.js';
+export {
+  /** Starts a Mailchimp emulator on a real socket → `{ url, mailchimp, server, close() }`; the API is at `${url}/3.0`. */
+  startMailchimpEmulator,
+  /** The Mailchimp emulator's HTTP face as a Fastify instance, not listening (for `inject()`). */
+  buildMailchimpServer,
+  type RunningMailchimpEmulator,
+  type StartMailchimpEmulatorOptions,
+} from './mailchimp/server.js';
+/** md5 of the lower-cased e-mail: a member's id in the Marketing API. */
+export { subscriberHash } from './mailchimp/store.js';
+export type { MailchimpFaultsInput } from './mailchimp/faults.js';

@@ -35,7 +35,7 @@ export interface InstallOutcome {
 }
 
 /**
- * Installs the app into a portal, as a no-UI app install does (protocol §2.1, §2.2): tokens for
+ * Installs the app into a portal, as a no-UI app install does (docs/protocol.md §2.1, §2.2): tokens for
  * the installing admin, a fresh application_token, and the ONAPPINSTALL form POSTed to
  * `{appUrl}/install` with full auth including refresh_token and application_token.
  */
@@ -83,7 +83,7 @@ export function outcome(emulator: Emulator, portal: Portal, tokens: IssuedTokens
 }
 
 /**
- * Renames a portal (protocol §4.5): the member_id stays, the old address answers 302 to the new one.
+ * Renames a portal (docs/protocol.md §4.5): the member_id stays, the old address answers 302 to the new one.
  */
 export function renamePortal(emulator: Emulator, portal: Portal, newDomain: string): void {
   if (emulator.portalByDomain(newDomain)) throw new Error(`domain already in use: ${newDomain}`);
@@ -101,7 +101,7 @@ export function joinUrl(base: string, path: string): string {
 }
 
 export interface AppFrame {
-  /** The query string of the frame POST (protocol §2.3). */
+  /** The query string of the frame POST (docs/protocol.md §2.3). */
   query: { DOMAIN: string; PROTOCOL: '0' | '1'; LANG: string; APP_SID: string };
   /** The form body of the frame POST, for the user who opened the frame. */
   form: {
@@ -119,7 +119,7 @@ export interface AppFrame {
 }
 
 /**
- * A user opens the app's page in the portal (protocol §2.3): the frame is POSTed tokens issued for
+ * A user opens the app's page in the portal (docs/protocol.md §2.3): the frame is POSTed tokens issued for
  * THAT user (admin or not) and the app's application_token. Any employee can open an app, so this
  * is what an ordinary user can hold. The user is now logged in: `/oauth/authorize/` issues its
  * code for them.
@@ -154,7 +154,7 @@ export interface UpdateInput {
   userId?: number;
   /**
    * Drop the app's event bindings after ONAPPUPDATE, as "its actions will be deleted" on update
-   * (protocol §2.4; which bindings go is UNCONFIRMED). @defaultValue true
+   * (docs/protocol.md §2.4; which bindings go is UNCONFIRMED). @defaultValue true
    */
   dropBindingsOnUpdate?: boolean;
   /** Drop the app's robots too (UNCONFIRMED either way). @defaultValue false */
@@ -169,7 +169,7 @@ export interface UpdateOutcome extends InstallOutcome {
 }
 
 /**
- * Updates the installed app (protocol §2.4): a new application_token and a new token pair, then
+ * Updates the installed app (docs/protocol.md §2.4): a new application_token and a new token pair, then
  * ONAPPUPDATE (VERSION, PREVIOUS_VERSION, LANGUAGE_ID; auth with refresh_token and the new
  * application_token) to the handlers bound for it. Bindings are then dropped, as the real portal
  * drops an app's actions on update. Resolves once the deliveries have finished.
@@ -204,7 +204,7 @@ export interface UninstallInput {
   clean?: boolean;
   /**
    * Also deliver ONAPPUNINSTALL here without a binding; whether the real portal does so is
-   * UNCONFIRMED (protocol §2.5).
+   * UNCONFIRMED (docs/protocol.md §2.5).
    */
   handlerUrl?: string;
 }
@@ -217,7 +217,7 @@ export interface UninstallOutcome {
 }
 
 /**
- * Uninstalls the app (protocol §2.5): ONAPPUNINSTALL (LANGUAGE_ID, CLEAN; auth without tokens)
+ * Uninstalls the app (docs/protocol.md §2.5): ONAPPUNINSTALL (LANGUAGE_ID, CLEAN; auth without tokens)
  * to the bound handlers, then API access is revoked and bindings, offline queue and robots go.
  * The payload is built before revocation; it is delivered after, so a handler that calls back
  * gets 401. Resolves once the deliveries have finished.

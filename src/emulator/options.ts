@@ -1,9 +1,9 @@
 /**
  * Options of the Bitrix24 emulator. Every fidelity switch lives here, with its default and the
- * protocol section (shared/bitrix24-protocol.md) it follows. docs/emulator.md lists them all.
+ * section of docs/protocol.md it follows. docs/emulator.md lists them all.
  */
 
-/** Limits of one portal (protocol §5). */
+/** Limits of one portal (docs/protocol.md §5). */
 export interface PortalLimits {
   /** Leaky-bucket drain in requests per second. @defaultValue 2 (5 on the enterprise plan) */
   drainPerSecond: number;
@@ -13,10 +13,16 @@ export interface PortalLimits {
   operatingLimitSeconds: number;
   /** Length of the rolling operating window in seconds (10 one-minute buckets). @defaultValue 600 */
   operatingWindowSeconds: number;
+  /**
+   * Whether a request refused with 503 QUERY_LIMIT_EXCEEDED still adds to this portal's bucket.
+   * Unset in the option defaults; a new portal takes the emulator's `countRefusedRequests`, and
+   * `PUT /_emulator/portals/:id/limits` switches it per portal.
+   */
+  countRefusedRequests?: boolean;
 }
 
 /**
- * How much server time a REST command costs (protocol §5.2). The cost is reported in
+ * How much server time a REST command costs (docs/protocol.md §5.2). The cost is reported in
  * `time.operating`, counted against the per-method budget and, with `simulateLatency`,
  * really waited before the answer is sent.
  */
@@ -35,11 +41,15 @@ export interface CostModel {
 
 /**
  * How a batch is billed against the leaky bucket. The docs say a batch is one request
- * (protocol §5.1); the official JS SDK counts every command. `request` follows the docs.
+ * (docs/protocol.md §5.1); the official JS SDK counts every command. `request` follows the docs.
  */
 export type BatchBilling = 'request' | 'per-command';
 
-/** Rules of the real cloud that make local work impossible; relaxed by default (ARCHITECTURE.md). */
+/**
+ * Rules of the real cloud that make local work impossible — handlers must be reachable from the
+ * internet, and https is required (docs/protocol.md §3.1, §4.1) — relaxed by default, each behind a
+ * switch that restores the real rule (docs/emulator.md).
+ */
 export interface Relaxations {
   /** Accept event/robot handler URLs on loopback or private hosts. @defaultValue true */
   allowLoopbackHandlers: boolean;
@@ -52,13 +62,13 @@ export interface EmulatorOptions {
   clientId: string;
   /** The registered app's client_secret. @defaultValue 'demo-secret' */
   clientSecret: string;
-  /** Access token lifetime in seconds (protocol §1.5). @defaultValue 3600 */
+  /** Access token lifetime in seconds (docs/protocol.md §1.5). @defaultValue 3600 */
   accessTokenTtlSeconds: number;
-  /** Authorization code lifetime in seconds (protocol §1.2). @defaultValue 30 */
+  /** Authorization code lifetime in seconds (docs/protocol.md §1.2). @defaultValue 30 */
   codeTtlSeconds: number;
   /**
    * Refresh token lifetime in seconds. The current docs say 180 days, older ones 28 days
-   * (protocol §1.5, UNCONFIRMED); the emulator takes the stricter one. @defaultValue 28 days
+   * (docs/protocol.md §1.5, UNCONFIRMED); the emulator takes the stricter one. @defaultValue 28 days
    */
   refreshTokenTtlSeconds: number;
   /** Public base URL of the emulator; the listening address when unset. */
@@ -72,8 +82,9 @@ export interface EmulatorOptions {
   /** @defaultValue 'request' */
   batchBilling: BatchBilling;
   /**
-   * Whether a request refused with 503 QUERY_LIMIT_EXCEEDED still adds to the leaky bucket. The docs
-   * say every incoming request adds to the counter; UNCONFIRMED for refused ones (protocol §5.1).
+   * Whether a request refused with 503 QUERY_LIMIT_EXCEEDED still adds to the leaky bucket: the default
+   * of every new portal, switchable per portal (`PortalLimits.countRefusedRequests`). The docs say
+   * every incoming request adds to the counter; UNCONFIRMED for refused ones (apidocs.bitrix24.com settings/performance/limits).
    * @defaultValue true
    */
   countRefusedRequests: boolean;
@@ -108,7 +119,12 @@ export const ZERO_COST: CostModel = {
   simulateLatency: false,
 };
 
-/** The cost model BENCHMARKS.md suggests as close to a real cloud portal. */
+/**
+ * Our estimate of a real cloud portal's server time, for benchmarks: 30 ms per write, 20 ms per read
+ * plus 0.1 ms per row, 1 s per million rows a COUNT query scans (so `start=-1` matters,
+ * docs/protocol.md §5.4). No public source gives these numbers; bench/README.md states the model
+ * next to every result; the default is ZERO_COST.
+ */
 export const REALISTIC_COST: CostModel = {
   readMs: 20,
   writeMs: 30,

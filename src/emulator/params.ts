@@ -2,7 +2,7 @@ import qs from 'qs';
 
 /**
  * PHP bracket syntax (`fields[EMAIL][0][VALUE]=a@b.c`) for query strings and form bodies
- * (protocol §4.2). The limits keep a hostile body from costing more than a legitimate one.
+ * (docs/protocol.md §4.2). The limits keep a hostile body from costing more than a legitimate one.
  */
 export const PHP_QS_OPTIONS = {
   depth: 10,

@@ -5,8 +5,11 @@ import { OperatingBudget } from './limits/operating.js';
 import { CrmStore } from './crm/store.js';
 import { PortalEvents } from './events/portal-events.js';
 import { RobotRegistry } from './robots/registry.js';
+import { seedDirectory, type PortalDepartment } from './users/directory.js';
+import { TimelineStore } from './timeline/store.js';
+import { TaskStore } from './tasks/store.js';
 
-/** Plan names; `enterprise` selects the enterprise limits (protocol §5.1, app.info LICENSE_FAMILY). */
+/** Plan names; `enterprise` selects the enterprise limits (docs/protocol.md §5.1, app.info LICENSE_FAMILY). */
 export type PortalPlan = 'free' | 'basic' | 'standard' | 'professional' | 'enterprise';
 
 export interface PortalUser {
@@ -16,15 +19,24 @@ export interface PortalUser {
   EMAIL: string;
   ADMIN: boolean;
   TIME_ZONE: string;
+  /** A dismissed employee is inactive (user.get `ACTIVE`). */
+  ACTIVE: boolean;
+  SECOND_NAME: string;
+  WORK_POSITION: string;
+  PERSONAL_CITY: string;
+  /** ISO 8601. */
+  DATE_REGISTER: string;
+  /** Department IDs (users/directory.ts). */
+  UF_DEPARTMENT: number[];
 }
 
-/** The app as installed on this portal (protocol §2). */
+/** The app as installed on this portal (docs/protocol.md §2). */
 export interface AppInstallation {
   appUrl: string | null;
   applicationToken: string;
   scope: string[];
   version: number;
-  /** App status letter (protocol §2.8). */
+  /** App status letter (docs/protocol.md §2.8). */
   status: string;
   installedAtMs: number;
   /** The user who installed the app (an admin). */
@@ -60,6 +72,10 @@ export interface PortalStats {
   refreshesRefused: number;
   eventsDelivered: number;
   eventsFailed: number;
+  /** Event deliveries the queue gave up on for want of an answer (also in eventsFailed; never resent). */
+  eventsTimedOut: number;
+  /** Event deliveries held back by the slow-handler pause (delivery switch `throttleSlowHandlers`). */
+  eventsThrottled: number;
   byMethod: Record<string, number>;
   byStatus: Record<string, number>;
 }
@@ -84,6 +100,8 @@ export function emptyStats(): PortalStats {
     refreshesRefused: 0,
     eventsDelivered: 0,
     eventsFailed: 0,
+    eventsTimedOut: 0,
+    eventsThrottled: 0,
     byMethod: {},
     byStatus: {},
   };
@@ -102,7 +120,7 @@ export interface PortalInit {
 export class Portal {
   readonly memberId: string;
   domain: string;
-  /** Domains this portal had before renames; requests to them answer 302 (protocol §4.5). */
+  /** Domains this portal had before renames; requests to them answer 302 (docs/protocol.md §4.5). */
   readonly previousDomains = new Set<string>();
   plan: PortalPlan;
   limits: PortalLimits;
@@ -115,11 +133,17 @@ export class Portal {
   readonly bucket: BucketState = { level: 0, updatedAtMs: 0 };
   readonly operating: OperatingBudget;
   readonly users = new Map<number, PortalUser>();
-  /** Incoming webhooks: code → user and scope (protocol §4.1). */
+  /** The company structure (department.get). */
+  readonly departments = new Map<number, PortalDepartment>();
+  /** Incoming webhooks: code → user and scope (docs/protocol.md §4.1). */
   readonly webhooks = new Map<string, { userId: number; scope: string[] }>();
   readonly crm = new CrmStore();
   readonly events: PortalEvents;
   readonly robots = new RobotRegistry();
+  /** Timeline comments and to-do activities (crm.timeline.comment.add, crm.activity.todo.add). */
+  readonly timeline = new TimelineStore();
+  /** Tasks (tasks.task.add|get|list). */
+  readonly tasks = new TaskStore();
   /**
    * The user logged in to the portal in "the browser": `/oauth/authorize/` issues its code for
    * this user. Opening the app frame as a user (control API `…/frame`) logs that user in.
@@ -136,8 +160,7 @@ export class Portal {
     this.timeZone = init.timeZone ?? 'Europe/Berlin';
     this.operating = new OperatingBudget(() => this.limits.operatingWindowSeconds);
     this.events = new PortalEvents(this);
-    this.users.set(1, { ID: 1, NAME: 'Anna', LAST_NAME: 'Admin', EMAIL: 'admin@example.test', ADMIN: true, TIME_ZONE: this.timeZone });
-    this.users.set(2, { ID: 2, NAME: 'Ivan', LAST_NAME: 'User', EMAIL: 'user@example.test', ADMIN: false, TIME_ZONE: this.timeZone });
+    seedDirectory(this);
   }
 
   /** `LICENSE_FAMILY` as app.info reports it. */

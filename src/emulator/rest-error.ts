@@ -1,5 +1,5 @@
 /**
- * An error answered in the Bitrix24 envelope `{error, error_description}` (protocol §4.4).
+ * An error answered in the Bitrix24 envelope `{error, error_description}` (docs/protocol.md §4.4).
  * `code` may be the empty string, as legacy CRM methods answer "Not found".
  */
 export class RestError extends Error {
@@ -18,13 +18,18 @@ export class RestError extends Error {
   }
 }
 
-/** The errors every part of the emulator answers with, as documented (protocol §4.4). */
+/** The errors every part of the emulator answers with, as documented (docs/protocol.md §4.4). */
 export const restErrors = {
   noAuth: () => new RestError(401, 'NO_AUTH_FOUND', 'Wrong authorization data'),
   expiredToken: () => new RestError(401, 'expired_token', 'The access token provided has expired.'),
   invalidToken: () => new RestError(401, 'invalid_token', 'The access token provided is invalid.'),
   methodNotFound: () => new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!'),
-  insufficientScope: () => new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the access token.'),
+  /**
+   * 403 per the current system-errors table (apidocs.bitrix24.com error-codes); a webhook is told about its
+   * "webhook token", as that table and the core's APAuth check word it.
+   */
+  insufficientScope: (kind: 'oauth' | 'webhook' = 'oauth') =>
+    new RestError(403, 'insufficient_scope', `The request requires higher privileges than provided by the ${kind === 'webhook' ? 'webhook' : 'access'} token`),
   accessDenied: (description = 'Access denied!') => new RestError(403, 'ACCESS_DENIED', description),
   applicationContextRequired: () => new RestError(400, 'ACCESS_DENIED', 'Application context required'),
   wrongAuthType: () => new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method'),

@@ -72,6 +72,12 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
     void reply.status(error.status).send(error.toBody());
   });
 
+  app.addHook('onRequest', async (request, reply) => {
+    if (!/^\/+_emulator(\/|$|\?)/.test(request.url)) return;
+    if (isCrossSiteControlRequest(emulator, request)) {
+      return controlError(reply, 403, 'CONTROL_CROSS_ORIGIN', 'The control API does not answer requests from web pages');
+    }
+  });
   registerControlRoutes(app, emulator);
 
   app.route({
@@ -96,7 +102,7 @@ async function route(emulator: Emulator, request: FastifyRequest, reply: Fastify
   if (hostPortal) return portalRoute(emulator, hostPortal, segments, params, bearer, body, request, reply);
   const renamedHost = emulator.portalByPreviousDomain(host);
   if (renamedHost) {
-    // a renamed portal answers 302 to its new address with the same path (protocol §4.5)
+    // a renamed portal answers 302 to its new address with the same path (docs/protocol.md §4.5)
     const port = /:\d+$/.exec(request.headers.host ?? '')?.[0] ?? '';
     return moved(reply, `${request.protocol}://${renamedHost.domain}${port}${url.pathname}${url.search}`);
   }
@@ -118,6 +124,29 @@ async function route(emulator: Emulator, request: FastifyRequest, reply: Fastify
     return reply.status(404).type('text/html').send('<html><body><h1>404 Not Found</h1><p>No portal at this address</p></body></html>');
   }
   return sendRest(reply, restErrors.methodNotFound().status, restErrors.methodNotFound().toBody());
+}
+
+/**
+ * The control API answers programs (tests, the CLI, benchmarks), never web pages: it has no
+ * authentication, and any page open in the developer's browser can reach 127.0.0.1. A form POST is a
+ * "simple" cross-origin request that no CORS preflight stops, and the control API reads form bodies, so
+ * without this a page could rename or uninstall a portal whose member_id it knows (the demo's is fixed)
+ * or install one with an `appUrl` of its own. Browsers name the page in `Origin` on every POST/PUT/DELETE
+ * and on cross-origin fetches; programs send none. The emulator's own origin stays allowed.
+ */
+function isCrossSiteControlRequest(emulator: Emulator, request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return request.headers['sec-fetch-site'] === 'cross-site' || request.headers['sec-fetch-site'] === 'same-site';
+  const own = new Set([originOf(emulator.baseUrl), `${request.protocol}://${request.headers.host ?? ''}`.toLowerCase()]);
+  return !own.has(origin.toLowerCase());
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin.toLowerCase();
+  } catch {
+    return '';
+  }
 }
 
 function moved(reply: FastifyReply, location: string): FastifyReply {

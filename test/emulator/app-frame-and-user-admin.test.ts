@@ -1,6 +1,6 @@
 /**
  * `user.admin` (b24restdocs api-reference/common/users/user-admin.md: scope basic, any user, a
- * boolean result) and the app frame a user opens (protocol §2.3: the frame POST carries tokens of
+ * boolean result) and the app frame a user opens (docs/protocol.md §2.3: the frame POST carries tokens of
  * the user who opened it), which also logs that user in for `/oauth/authorize/`.
  */
 import { after, before, describe, it } from 'node:test';
@@ -34,7 +34,7 @@ describe('emulator: user.admin and the app frame', () => {
     assert.equal(anonymous.status, 401);
   });
 
-  it('the frame carries the fields of §2.3, with tokens of the user who opened it', async () => {
+  it('the frame carries the fields of docs/protocol.md §2.3, with tokens of the user who opened it', async () => {
     const frame = await control<Frame>(emu, `/portals/${portal.memberId}/frame`, { userId: 2 });
     assert.deepEqual(Object.keys(frame.query).sort(), ['APP_SID', 'DOMAIN', 'LANG', 'PROTOCOL']);
     assert.equal(frame.query.DOMAIN, portal.domain);

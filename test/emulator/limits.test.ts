@@ -85,7 +85,7 @@ describe('limits over HTTP', () => {
 
   it('uses 2/s burst 50 by default and 5/s burst 250 on the enterprise plan', async () => {
     const normal = await control<{ limits: Record<string, number> }>(emu, '/portals', {});
-    assert.deepEqual(normal.limits, { drainPerSecond: 2, burst: 50, operatingLimitSeconds: 480, operatingWindowSeconds: 600 });
+    assert.deepEqual(normal.limits, { drainPerSecond: 2, burst: 50, operatingLimitSeconds: 480, operatingWindowSeconds: 600, countRefusedRequests: true });
     const enterprise = await control<{ limits: Record<string, number> }>(emu, '/portals', { plan: 'enterprise' });
     assert.equal(enterprise.limits.drainPerSecond, 5);
     assert.equal(enterprise.limits.burst, 250);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { control, createInstalledPortal, rawRequest, rest, startTestEmulator, type TestPortal } from '../helpers/emulator.js';
 
-describe('portal rename (protocol §4.5)', () => {
+describe('portal rename (docs/protocol.md §4.5)', () => {
   let emu: RunningEmulator;
   let portal: TestPortal;
   before(async () => {

@@ -89,7 +89,13 @@ describe('robots', () => {
       body: JSON.stringify(robot('hooked')),
     });
     const body = (await viaHook.json()) as { error: string; error_description: string };
-    assert.deepEqual([body.error, body.error_description], ['ACCESS_DENIED', 'Application context required']);
+    // the robot pages' error tables and their "HTTP status: 400", not the WRONG_AUTH_TYPE of event.bind
+    assert.deepEqual([viaHook.status, body.error, body.error_description], [400, 'ACCESS_DENIED', 'Application context required']);
+    for (const method of ['bizproc.robot.update', 'bizproc.robot.delete', 'bizproc.robot.list']) {
+      const answer = await fetch(`${hook.url}${method}.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ CODE: 'hooked' }) });
+      const refused = (await answer.json()) as { error: string; error_description: string };
+      assert.deepEqual([answer.status, refused.error, refused.error_description], [400, 'ACCESS_DENIED', 'Application context required'], method);
+    }
     const userToken = emu.emulator.tokens.issue(portal.memberId, 2, ['bizproc']).accessToken;
     const nonAdmin = await rest(portal, 'bizproc.robot.list', {}, userToken);
     assert.deepEqual([nonAdmin.status, nonAdmin.body.error], [403, 'ACCESS_DENIED']);

@@ -21,6 +21,11 @@ const deliverySchema = z
     reorder: z.boolean(),
     reorderWindowMs: z.number().int().min(0).max(60_000),
     delayMs: z.number().int().min(0).max(60_000),
+    timeoutMs: z.number().int().min(1).max(600_000).nullable(),
+    throttleSlowHandlers: z.boolean(),
+    slowAnswerMs: z.number().int().min(0).max(600_000),
+    throttleBaseMs: z.number().int().min(0).max(600_000),
+    throttleMaxMs: z.number().int().min(0).max(3_600_000),
   })
   .partial()
   .strict();

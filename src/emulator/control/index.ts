@@ -5,6 +5,8 @@ import { registerCrmControlRoutes } from './crm.js';
 import { registerEventControlRoutes } from './events.js';
 import { registerRobotControlRoutes } from './robots.js';
 import { registerLifecycleControlRoutes } from './lifecycle.js';
+import { registerUserControlRoutes } from './users.js';
+import { registerTimelineControlRoutes } from './timeline.js';
 
 /** The JSON control API under `/_emulator/` (docs/emulator.md). */
 export function registerControlRoutes(app: FastifyInstance, emulator: Emulator): void {
@@ -13,4 +15,6 @@ export function registerControlRoutes(app: FastifyInstance, emulator: Emulator):
   registerEventControlRoutes(app, emulator);
   registerRobotControlRoutes(app, emulator);
   registerLifecycleControlRoutes(app, emulator);
+  registerUserControlRoutes(app, emulator);
+  registerTimelineControlRoutes(app, emulator);
 }

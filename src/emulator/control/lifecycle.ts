@@ -22,7 +22,7 @@ const uninstallSchema = z
 
 const frameSchema = z.object({ userId: z.number().int().positive() }).strict();
 
-/** App update, uninstall and frame opening (protocol §2.3–§2.5); install and rename live in portals.ts. */
+/** App update, uninstall and frame opening (docs/protocol.md §2.3–§2.5); install and rename live in portals.ts. */
 export function registerLifecycleControlRoutes(app: FastifyInstance, emulator: Emulator): void {
   app.post('/_emulator/portals/:memberId/update', async (request, reply) => {
     const portal = portalParam(emulator, request.params, reply);

@@ -25,6 +25,7 @@ const limitsSchema = z
     burst: z.number().int().positive(),
     operatingLimitSeconds: z.number().positive(),
     operatingWindowSeconds: z.number().int().min(60),
+    countRefusedRequests: z.boolean(),
   })
   .partial()
   .strict();

@@ -1,9 +1,14 @@
 /**
  * CRM dates as the portal writes them: ISO 8601 with the portal's UTC offset, e.g.
- * `2024-08-30T14:29:00+02:00` (D:api-reference/crm/deals/crm-deal-get.md). Date-only fields
- * (`BEGINDATE`, `CLOSEDATE`, `BIRTHDATE`) are local midnight.
+ * `2024-08-30T14:29:00+02:00` (the REST docs' crm-deal-get page, apidocs.bitrix24.com).
+ *
+ * Date-only fields (`BEGINDATE`, `CLOSEDATE`, `BIRTHDATE`) are not local midnight: the docs' examples
+ * write the day as midnight UTC seen in the portal's offset, so the hour equals the offset
+ * (`"BEGINDATE": "2024-08-30T02:00:00+02:00"` in crm-deal-get.md, `"birthdate": "2000-01-01T02:00:00+02:00"`
+ * in crm-item-get.md, `'2018-06-07T03:00:00+03:00'` in b24jssdk's ISODate type). The on-premise core
+ * computes the same: `CRestUtil::ConvertDate` is `date('c', MakeTimeStamp($dt, FORMAT_DATE) + date("Z"))`,
+ * local midnight shifted by the offset.
  */
-
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
@@ -55,13 +60,28 @@ export function isoInZone(ms: number, timeZone: string): string {
   return `${date}T${time}${offset}`;
 }
 
-/** Local midnight of the day containing `ms`, e.g. `2026-01-01T00:00:00+01:00`. */
+/**
+ * A date-only value for the calendar day containing `ms` in `timeZone`: that day's midnight UTC,
+ * written in the zone's offset, e.g. `2026-01-01T01:00:00+01:00` in Berlin. West of UTC the written
+ * day is the previous one (`2025-12-31T19:00:00-05:00` in New York), as the core's formula gives.
+ */
 export function dateInZone(ms: number, timeZone: string): string {
-  const { date } = localParts(ms, timeZone);
-  // the offset at midnight can differ from the offset at `ms` on DST days: ask again for midnight
-  const guess = Date.parse(`${date}T00:00:00Z`);
-  const { offset } = localParts(guess - offsetMinutes(localParts(guess, timeZone).offset) * 60_000, timeZone);
-  return `${date}T00:00:00${offset}`;
+  return isoInZone(Date.parse(`${calendarDay(ms, timeZone)}T00:00:00Z`), timeZone);
+}
+
+/** `YYYY-MM-DD` of `ms` in `timeZone`. */
+export function calendarDay(ms: number, timeZone: string): string {
+  return localParts(ms, timeZone).date;
+}
+
+/**
+ * The comparable day of a date-only value: midnight UTC of its day, in epoch ms. A stored value
+ * (written by `dateInZone`) is already that instant; caller input names its day in the portal's zone.
+ */
+export function dayKey(value: unknown, timeZone: string, stored: boolean): number {
+  if (stored) return Date.parse(String(value));
+  const ms = parseDateInput(value, timeZone);
+  return Number.isNaN(ms) ? Number.NaN : Date.parse(`${calendarDay(ms, timeZone)}T00:00:00Z`);
 }
 
 function offsetMinutes(offset: string): number {

@@ -5,7 +5,7 @@ import type { CrmEntity } from './fields.js';
 import { RestError } from '../rest-error.js';
 
 /**
- * crm.duplicate.findbycomm (protocol §6.4, D:api-reference/crm/duplicates/crm-duplicate-find-by-comm.md):
+ * crm.duplicate.findbycomm (docs/protocol.md §6.4, D:api-reference/crm/duplicates/crm-duplicate-find-by-comm.md):
  * IDs of leads, contacts and companies holding any of ≤ 20 e-mails or phones.
  */
 
@@ -62,7 +62,7 @@ function findByComm(ctx: MethodContext): MethodResult {
     if (ids.length >= MAX_VALUES) break;
   }
   ctx.work.rowsReturned = returned;
-  // an empty PHP array is serialized as [] (protocol §5.3 shows the same for batch)
+  // an empty PHP array is serialized as [] (docs/protocol.md §5.3 shows the same for batch)
   return { result: Object.keys(result).length > 0 ? result : [] };
 }
 

@@ -2,7 +2,7 @@ import { RestError } from '../rest-error.js';
 import type { CrmEntity } from './fields.js';
 
 /**
- * CRM errors with the documented texts. Legacy methods answer `error: ""` (protocol §4.4);
+ * CRM errors with the documented texts. Legacy methods answer `error: ""` (docs/protocol.md §4.4);
  * crm.item.* answers Main-engine codes (`NOT_FOUND`, `100`, `INVALID_ARG_VALUE`).
  */
 export const crmErrors = {

@@ -3,7 +3,7 @@ import type { CrmEntity } from './fields.js';
 
 /**
  * Fires ONCRM{ENTITY}{ADD|UPDATE|DELETE}. The payload is only `{FIELDS: {ID}}`: handlers fetch the
- * row themselves (protocol §3.3, §3.7).
+ * row themselves (docs/protocol.md §3.3, §3.7).
  */
 export function emitCrmEvent(ctx: MethodContext, entity: CrmEntity, action: 'ADD' | 'UPDATE' | 'DELETE', id: number): void {
   ctx.portal.events.emit(`ONCRM${entity.toUpperCase()}${action}`, { FIELDS: { ID: String(id) } }, {

@@ -9,7 +9,7 @@ export type CrmEntity = 'deal' | 'contact' | 'company' | 'lead';
 
 export const CRM_ENTITIES: readonly CrmEntity[] = ['lead', 'deal', 'contact', 'company'];
 
-/** entityTypeId of crm.item.* (protocol §6.1). */
+/** entityTypeId of crm.item.* (docs/protocol.md §6.1). */
 export const ENTITY_TYPE_IDS: Record<CrmEntity, number> = { lead: 1, deal: 2, contact: 3, company: 4 };
 
 export function entityByTypeId(entityTypeId: number): CrmEntity | undefined {
@@ -57,7 +57,7 @@ export function isMultiFieldType(name: string): name is MultiFieldType {
   return (MULTI_FIELD_TYPES as readonly string[]).includes(name);
 }
 
-/** Types whose values are identifiers: numeric comparison, and LIKE does not apply (protocol §6.2). */
+/** Types whose values are identifiers: numeric comparison, and LIKE does not apply (docs/protocol.md §6.2). */
 const ID_LIKE_TYPES = new Set<FieldType>(['integer', 'user', 'crm_status', 'crm_category', 'crm_currency', 'crm_company', 'crm_contact', 'crm_lead', 'crm_quote', 'file', 'location']);
 const NUMERIC_TYPES = new Set<FieldType>(['integer', 'double', 'user', 'crm_category', 'crm_company', 'crm_contact', 'crm_lead', 'crm_quote', 'file']);
 

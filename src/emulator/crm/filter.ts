@@ -1,8 +1,8 @@
 import { isNumericType, likeAllowed, type FieldType } from './fields.js';
-import { parseDateInput } from './dates.js';
+import { dayKey, parseDateInput } from './dates.js';
 
 /**
- * List filters and orders of CRM list methods (protocol §6.2, D:api-reference/crm/deals/crm-deal-list.md,
+ * List filters and orders of CRM list methods (docs/protocol.md §6.2, D:api-reference/crm/deals/crm-deal-list.md,
  * D:api-reference/crm/universal/crm-item-list.md): a key is an optional operator prefix plus a field
  * name; conditions are ANDed unless a nested group says `logic: 'OR'`.
  */
@@ -112,7 +112,9 @@ function isEmpty(value: unknown): boolean {
 /** The comparable form of a value under the field's type: a number (NaN if none) or a lower-cased string. */
 function keyFor(field: FilterField, timeZone: string, stored: boolean): (value: unknown) => number | string {
   if (isNumericType(field.type)) return (value) => Number(value);
-  if (field.type === 'date' || field.type === 'datetime') {
+  // a date-only field compares days, as its DATE column does: the stored form is midnight UTC (dates.ts)
+  if (field.type === 'date') return (value) => dayKey(value, timeZone, stored);
+  if (field.type === 'datetime') {
     // stored dates always carry an offset; only caller input needs the zone
     return stored ? (value) => Date.parse(String(value)) : (value) => parseDateInput(value, timeZone);
   }

@@ -1,5 +1,7 @@
 import type { MethodContext, MethodRegistry, MethodResult } from '../methods/registry.js';
-import { entityByTypeId, type CrmEntity } from './fields.js';
+import { CATALOGS, entityByTypeId, toCamel, type CrmEntity } from './fields.js';
+import { userFieldDescription } from './user-fields.js';
+import { dynamicItemHandlers, smartProcessOf } from './type-methods.js';
 import { crmErrors } from './errors.js';
 import { createRecord, itemFieldsToLegacy, itemFmInput, itemView, updateRecord } from './records.js';
 import { itemFilterSchema, itemOrderSchema, pick } from './params.js';
@@ -10,7 +12,7 @@ import { writeContext } from './legacy-methods.js';
 
 /**
  * crm.item.* for the classic types 1–4, over the same rows as the legacy methods
- * (protocol §6.5, D:api-reference/crm/universal/crm-item-*.md). Parameter binding errors follow
+ * (docs/protocol.md §6.5, D:api-reference/crm/universal/crm-item-*.md). Parameter binding errors follow
  * the Main engine: code 100 "Could not find value for parameter {x}".
  */
 
@@ -95,19 +97,43 @@ function itemSelect(raw: unknown): { names: string[] | null; withFm: boolean } {
 
 function list(ctx: MethodContext): MethodResult {
   const { entity, entityTypeId } = entityParam(ctx);
-  const filter = parseFilter(objectOrEmpty(ctx, 'filter'), itemFilterSchema(entity));
+  const filter = parseFilter(objectOrEmpty(ctx, 'filter'), itemFilterSchema(entity, ctx.portal.crm.userFields));
   const order = parseOrder(objectOrEmpty(ctx, 'order'), itemOrderSchema(entity));
   const { names, withFm } = itemSelect(pick(ctx.params, 'select'));
   const start = parseStart(pick(ctx.params, 'start'));
   const page = runList(ctx.portal.crm.table(entity), { filter, order, start, timeZone: ctx.portal.timeZone }, ctx.work);
-  const items = page.rows.map((record) => itemView(entity, entityTypeId, record, names, withFm));
+  const items = page.rows.map((record) => {
+    const item = itemView(entity, entityTypeId, record, names, withFm);
+    // with a select, only the selected fields come back: the docs' example (crm-item-list.md,
+    // select without entityTypeId) has no entityTypeId in its items
+    if (names !== null && !names.includes('entityTypeId')) delete item.entityTypeId;
+    return item;
+  });
   return { result: { items }, total: page.total, ...(page.next !== undefined ? { next: page.next } : {}) };
 }
 
+/** `crm.item.fields` of a classic type: the catalogue in camelCase with each field's `upperName` (D:api-reference/crm/universal/crm-item-fields.md). */
+function fields(ctx: MethodContext): MethodResult {
+  const { entity } = entityParam(ctx);
+  const out: Record<string, unknown> = {};
+  for (const spec of CATALOGS[entity].fields) {
+    if (spec.type === 'crm_multifield') continue;
+    out[spec.camel] = { type: spec.type, isRequired: false, isReadOnly: spec.readOnly, isImmutable: spec.immutable, isMultiple: spec.multiple, isDynamic: false, title: spec.title, upperName: spec.name };
+  }
+  for (const definition of ctx.portal.crm.userFields.of(entity)) out[toCamel(definition.fieldName, entity)] = { ...userFieldDescription(definition), upperName: definition.fieldName };
+  return { result: { fields: out } };
+}
+
+/** Smart-process entity types go to type-methods.ts; the classic ones (and unknown IDs) stay here. */
+function routed(classic: (ctx: MethodContext) => MethodResult, dynamic: (ctx: MethodContext) => MethodResult) {
+  return (ctx: MethodContext): MethodResult => (smartProcessOf(ctx) ? dynamic(ctx) : classic(ctx));
+}
+
 export function registerItemMethods(registry: MethodRegistry): void {
-  registry.define('crm.item.add', { scope: 'crm', handler: add });
-  registry.define('crm.item.get', { scope: 'crm', handler: get });
-  registry.define('crm.item.update', { scope: 'crm', handler: update });
-  registry.define('crm.item.delete', { scope: 'crm', handler: remove });
-  registry.define('crm.item.list', { scope: 'crm', handler: list });
+  registry.define('crm.item.add', { scope: 'crm', handler: routed(add, dynamicItemHandlers.add) });
+  registry.define('crm.item.get', { scope: 'crm', handler: routed(get, dynamicItemHandlers.get) });
+  registry.define('crm.item.update', { scope: 'crm', handler: routed(update, dynamicItemHandlers.update) });
+  registry.define('crm.item.delete', { scope: 'crm', handler: routed(remove, dynamicItemHandlers.delete) });
+  registry.define('crm.item.list', { scope: 'crm', handler: routed(list, dynamicItemHandlers.list) });
+  registry.define('crm.item.fields', { scope: 'crm', handler: routed(fields, dynamicItemHandlers.fields) });
 }

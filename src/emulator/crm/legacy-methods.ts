@@ -6,6 +6,7 @@ import { legacyFilterSchema, legacyOrderSchema, legacyProjection, objectParam, p
 import { parseFilter, parseOrder } from './filter.js';
 import { parseStart, runList } from './query.js';
 import { emitCrmEvent } from './events.js';
+import { userFieldDescription } from './user-fields.js';
 
 export function writeContext(ctx: MethodContext): WriteContext {
   return { store: ctx.portal.crm, nowMs: ctx.emulator.clock.nowMs(), userId: ctx.auth.userId, timeZone: ctx.portal.timeZone };
@@ -62,8 +63,8 @@ function remove(entity: CrmEntity, ctx: MethodContext): MethodResult {
 }
 
 function list(entity: CrmEntity, ctx: MethodContext): MethodResult {
-  const filter = parseFilter(objectParam(ctx.params, 'filter', {}), legacyFilterSchema(entity));
-  const order = parseOrder(objectParam(ctx.params, 'order', {}), legacyOrderSchema(entity));
+  const filter = parseFilter(objectParam(ctx.params, 'filter', {}), legacyFilterSchema(entity, ctx.portal.crm.userFields));
+  const order = parseOrder(objectParam(ctx.params, 'order', {}), legacyOrderSchema(entity, ctx.portal.crm.userFields));
   const projection = legacyProjection(entity, pick(ctx.params, 'select'));
   const start = parseStart(pick(ctx.params, 'start'));
   const page = runList(ctx.portal.crm.table(entity), { filter, order, start, timeZone: ctx.portal.timeZone }, ctx.work);
@@ -72,7 +73,7 @@ function list(entity: CrmEntity, ctx: MethodContext): MethodResult {
 }
 
 /** `crm.*.fields` (D:api-reference/crm/deals/crm-deal-fields.md). */
-function fields(entity: CrmEntity): MethodResult {
+function fields(entity: CrmEntity, ctx: MethodContext): MethodResult {
   const result: Record<string, unknown> = {};
   for (const spec of CATALOGS[entity].fields) {
     result[spec.name] = {
@@ -86,10 +87,11 @@ function fields(entity: CrmEntity): MethodResult {
       title: spec.title,
     };
   }
+  for (const definition of ctx.portal.crm.userFields.of(entity)) result[definition.fieldName] = userFieldDescription(definition);
   return { result };
 }
 
-/** crm.{lead,deal,contact,company}.{add,get,update,delete,list,fields} (protocol §6.2, §6.4). */
+/** crm.{lead,deal,contact,company}.{add,get,update,delete,list,fields} (docs/protocol.md §6.2, §6.4). */
 export function registerLegacyCrmMethods(registry: MethodRegistry): void {
   for (const entity of CRM_ENTITIES) {
     registry.define(`crm.${entity}.add`, { scope: 'crm', handler: (ctx) => add(entity, ctx) });
@@ -97,6 +99,6 @@ export function registerLegacyCrmMethods(registry: MethodRegistry): void {
     registry.define(`crm.${entity}.update`, { scope: 'crm', handler: (ctx) => update(entity, ctx) });
     registry.define(`crm.${entity}.delete`, { scope: 'crm', handler: (ctx) => remove(entity, ctx) });
     registry.define(`crm.${entity}.list`, { scope: 'crm', handler: (ctx) => list(entity, ctx) });
-    registry.define(`crm.${entity}.fields`, { scope: 'crm', handler: () => fields(entity) });
+    registry.define(`crm.${entity}.fields`, { scope: 'crm', handler: (ctx) => fields(entity, ctx) });
   }
 }

@@ -3,8 +3,9 @@ import { crmErrors } from './errors.js';
 import { CATALOGS, isMultiFieldType, isUserField, type CrmEntity, type MultiFieldType } from './fields.js';
 import type { FilterField, FilterSchema, OrderSchema } from './filter.js';
 import type { LegacyProjection } from './records.js';
+import { userFieldFilterField, type UserFieldStore } from './user-fields.js';
 
-/** A param in either case: legacy CRM methods take `id`/`ID`, `fields`/`FIELDS` (protocol §4.2). */
+/** A param in either case: legacy CRM methods take `id`/`ID`, `fields`/`FIELDS` (docs/protocol.md §4.2). */
 export function pick(params: Params, name: string): unknown {
   if (name in params) return params[name];
   const upper = name.toUpperCase();
@@ -43,7 +44,7 @@ function selectList(raw: unknown): string[] {
 
 /**
  * Legacy `select`: default `*` + `UF_*`; `*` is the standard fields without multi-fields;
- * EMAIL/PHONE/WEB/IM only when named (protocol §6.4). ID always comes back.
+ * EMAIL/PHONE/WEB/IM only when named (docs/protocol.md §6.4). ID always comes back.
  */
 export function legacyProjection(entity: CrmEntity, raw: unknown): LegacyProjection {
   const list = selectList(raw);
@@ -62,10 +63,14 @@ export function legacyProjection(entity: CrmEntity, raw: unknown): LegacyProject
 }
 
 /** Filter/order fields of legacy lists: exact UPPER_SNAKE names; unknown keys are ignored. */
-export function legacyFieldResolver(entity: CrmEntity): (name: string) => FilterField | undefined {
+export function legacyFieldResolver(entity: CrmEntity, userFields?: UserFieldStore): (name: string) => FilterField | undefined {
   const catalog = CATALOGS[entity];
   return (name) => {
-    if (isUserField(name)) return { name, type: 'string', kind: 'scalar' };
+    if (isUserField(name)) {
+      // a declared field filters by its type (user-fields.ts); an undeclared one as a string
+      const declared = userFields?.get(entity, name);
+      return declared ? userFieldFilterField(declared) : { name, type: 'string', kind: 'scalar' };
+    }
     const spec = catalog.byName.get(name);
     if (!spec) return undefined;
     if (spec.type === 'crm_multifield') return { name: spec.name as MultiFieldType, type: 'string', kind: 'multi' };
@@ -76,19 +81,23 @@ export function legacyFieldResolver(entity: CrmEntity): (name: string) => Filter
   };
 }
 
-export function legacyFilterSchema(entity: CrmEntity): FilterSchema {
-  return { resolve: legacyFieldResolver(entity), onUnknown: () => {} };
+export function legacyFilterSchema(entity: CrmEntity, userFields?: UserFieldStore): FilterSchema {
+  return { resolve: legacyFieldResolver(entity, userFields), onUnknown: () => {} };
 }
 
-export function legacyOrderSchema(entity: CrmEntity): OrderSchema {
-  return { resolve: legacyFieldResolver(entity), onUnknown: () => {}, onBadDirection: () => {} };
+export function legacyOrderSchema(entity: CrmEntity, userFields?: UserFieldStore): OrderSchema {
+  return { resolve: legacyFieldResolver(entity, userFields), onUnknown: () => {}, onBadDirection: () => {} };
 }
 
 /** crm.item filter/order fields: camelCase names; unknown ones are errors (D:api-reference/crm/universal/crm-item-list.md). */
-export function itemFieldResolver(entity: CrmEntity): (name: string) => FilterField | undefined {
+export function itemFieldResolver(entity: CrmEntity, userFields?: UserFieldStore): (name: string) => FilterField | undefined {
   const catalog = CATALOGS[entity];
   return (name) => {
-    if (/^ufCrm_[A-Za-z0-9_]+$/.test(name)) return { name: `UF_CRM_${name.slice('ufCrm_'.length).toUpperCase()}`, type: 'string', kind: 'scalar' };
+    if (/^ufCrm_[A-Za-z0-9_]+$/.test(name)) {
+      const upper = `UF_CRM_${name.slice('ufCrm_'.length).toUpperCase()}`;
+      const declared = userFields?.get(entity, upper);
+      return declared ? userFieldFilterField(declared) : { name: upper, type: 'string', kind: 'scalar' };
+    }
     const spec = catalog.byCamel.get(name);
     if (!spec || spec.type === 'crm_multifield') return undefined;
     if (spec.multiple) return { name: spec.name, type: spec.type, kind: 'array' };
@@ -97,9 +106,9 @@ export function itemFieldResolver(entity: CrmEntity): (name: string) => FilterFi
   };
 }
 
-export function itemFilterSchema(entity: CrmEntity): FilterSchema {
+export function itemFilterSchema(entity: CrmEntity, userFields?: UserFieldStore): FilterSchema {
   return {
-    resolve: itemFieldResolver(entity),
+    resolve: itemFieldResolver(entity, userFields),
     onUnknown: (name) => {
       throw crmErrors.invalidFilterField(name);
     },

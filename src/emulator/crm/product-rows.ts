@@ -6,7 +6,7 @@ import { isoInZone } from './dates.js';
 import { emitCrmEvent } from './events.js';
 
 /**
- * crm.deal.productrows.set / .get (protocol §6.5, D:api-reference/crm/deals/crm-deal-productrows-set.md).
+ * crm.deal.productrows.set / .get (docs/protocol.md §6.5, D:api-reference/crm/deals/crm-deal-productrows-set.md).
  * `set` replaces all rows; rows left out are deleted. PRICE is the final unit price (after
  * discount, with tax when TAX_INCLUDED=Y); the other prices are derived from it.
  */

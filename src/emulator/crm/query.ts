@@ -3,7 +3,7 @@ import type { CrmRecord, CrmTable } from './store.js';
 import { lowerBound } from './store.js';
 import { compileFilter, sortRows, type Condition, type FieldReader, type Group, type OrderKey } from './filter.js';
 
-/** Legacy list page size: fixed at 50 (protocol §5.4). */
+/** Legacy list page size: fixed at 50 (docs/protocol.md §5.4). */
 export const PAGE_SIZE = 50;
 
 export interface ListRequest {
@@ -32,8 +32,9 @@ export function parseStart(raw: unknown): number {
 
 export const readRecordField: FieldReader<CrmRecord> = (record, field) => {
   if (field.kind === 'multi') return record.fm.filter((item) => item.typeId === field.name).map((item) => item.value);
-  if (field.kind === 'array') return (record.links[field.name] ?? []).map(String);
-  return record.fields[field.name];
+  if (field.kind === 'array') return ((record.links[field.name] ?? record.uf?.[field.name] ?? []) as unknown[]).map(String);
+  const value = record.fields[field.name];
+  return value !== undefined || !record.uf ? value : record.uf[field.name];
 };
 
 interface IdRange {
@@ -83,7 +84,7 @@ function numericBound(condition: Condition): { lo: number; hi: number } | undefi
 
 /**
  * Runs a list query and bills it. Rows live in ID order, so the documented fast traversal
- * (`>ID` + `order ID ASC` + `start=-1`, protocol §5.4) is a binary search and a scan that stops at
+ * (`>ID` + `order ID ASC` + `start=-1`, docs/protocol.md §5.4) is a binary search and a scan that stops at
  * 50 matches. Any list with `start ≥ 0` runs the COUNT over the table (`countedTableRows`).
  */
 export function runList(table: CrmTable, request: ListRequest, work: CommandWork): ListPage {

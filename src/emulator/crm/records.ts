@@ -3,6 +3,7 @@ import type { CrmRecord, CrmStore, MultiFieldValue } from './store.js';
 import { crmErrors } from './errors.js';
 import { dateInZone, isoInZone, parseDateInput } from './dates.js';
 import { stageSemantic } from './statuses.js';
+import { userFieldValue, type UserFieldStore } from './user-fields.js';
 
 /** Who writes and when: the caller and the emulator clock. */
 export interface WriteContext {
@@ -23,7 +24,7 @@ export const TITLE_PREFIX: Record<CrmEntity, string> = { deal: 'Deal', lead: 'Le
 
 /**
  * Converts one input value to its stored wire form, or SKIP when the portal would ignore it.
- * Values come back as strings the way the real portal returns them (protocol §6.2).
+ * Values come back as strings the way the real portal returns them (docs/protocol.md §6.2).
  */
 function normalize(spec: FieldSpec, raw: unknown, timeZone: string): Stored | typeof SKIP {
   if (raw === null || raw === undefined || raw === '') {
@@ -79,14 +80,27 @@ function specFor(entity: CrmEntity, name: string): FieldSpec | undefined {
   return undefined;
 }
 
+/** Writable values of `input` (legacy names): declared user fields typed into `uf` (user-fields.ts), the rest normalized. */
+interface Writable {
+  values: Record<string, Stored>;
+  uf: Record<string, unknown>;
+}
+
 /** Writable scalar/array fields of `input` (legacy names), normalized. Unknown and read-only fields are ignored. */
-function writableValues(entity: CrmEntity, input: Record<string, unknown>, timeZone: string, mode: 'add' | 'update'): Record<string, Stored> {
+function writableValues(entity: CrmEntity, input: Record<string, unknown>, ctx: WriteContext, mode: 'add' | 'update'): Writable {
+  const { timeZone } = ctx;
   const out: Record<string, Stored> = {};
+  const uf: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(input)) {
     const name = key.toUpperCase();
     const spec = specFor(entity, name);
     if (!spec || spec.readOnly || spec.type === 'crm_multifield') continue;
     if (mode === 'update' && spec.immutable) continue;
+    const declared = isUserField(name) ? userFieldsOf(ctx)?.get(entity, name) : undefined;
+    if (declared) {
+      uf[name] = userFieldValue(declared, raw, timeZone);
+      continue;
+    }
     if (isUserField(name)) {
       out[name] = raw === null || raw === undefined ? null : typeof raw === 'object' ? (JSON.stringify(raw) as string) : String(raw);
       continue;
@@ -94,26 +108,36 @@ function writableValues(entity: CrmEntity, input: Record<string, unknown>, timeZ
     const value = normalize(spec, raw, timeZone);
     if (value !== SKIP) out[name] = value;
   }
-  return out;
+  if (mode === 'add') {
+    // every declared field is on every row: get and list answer null (a list: []) when nothing was set
+    for (const definition of userFieldsOf(ctx)?.of(entity) ?? []) if (!(definition.fieldName in uf)) uf[definition.fieldName] = definition.multiple ? [] : null;
+  }
+  return { values: out, uf };
+}
+
+function userFieldsOf(ctx: WriteContext): UserFieldStore | undefined {
+  return ctx.store.userFields;
 }
 
 /** A new row from legacy-named input (`crm.*.add`, `crm.item.add` after mapping, seeding). */
 export function createRecord(entity: CrmEntity, input: Record<string, unknown>, ctx: WriteContext, multi: MultiFieldInput = []): CrmRecord {
-  const values = writableValues(entity, input, ctx.timeZone, 'add');
+  const { values, uf } = writableValues(entity, input, ctx, 'add');
   const fm = buildMultiFieldsForAdd(multi, ctx.store);
   const id = ctx.store.table(entity).allocateId();
-  return assemble(entity, id, values, fm, ctx);
+  return assemble(entity, id, values, fm, ctx, uf);
 }
 
 /** A row shaped like `createRecord` makes it, without taking an ID: the template seeding copies. */
 export function templateRecord(entity: CrmEntity, input: Record<string, unknown>, ctx: WriteContext, multi: MultiFieldInput = []): CrmRecord {
-  return assemble(entity, 0, writableValues(entity, input, ctx.timeZone, 'add'), buildMultiFieldsForAdd(multi, ctx.store), ctx);
+  const { values, uf } = writableValues(entity, input, ctx, 'add');
+  return assemble(entity, 0, values, buildMultiFieldsForAdd(multi, ctx.store), ctx, uf);
 }
 
-function assemble(entity: CrmEntity, id: number, values: Record<string, Stored>, fm: MultiFieldValue[], ctx: WriteContext): CrmRecord {
+function assemble(entity: CrmEntity, id: number, values: Record<string, Stored>, fm: MultiFieldValue[], ctx: WriteContext, uf: Record<string, unknown> = {}): CrmRecord {
   const links: Record<string, number[]> = {};
   for (const spec of CATALOGS[entity].fields) if (spec.multiple && spec.type !== 'crm_multifield') links[spec.name] = [];
   const record: CrmRecord = { id, fields: defaults(entity, id, ctx), links, fm };
+  if (Object.keys(uf).length > 0) record.uf = uf;
   assign(record, values);
   finishRecord(entity, record, ctx, true);
   // built by keyed stores, the object is in V8's slow dictionary mode; a spread copy is a fast
@@ -125,11 +149,16 @@ function assemble(entity: CrmEntity, id: number, values: Record<string, Stored>,
 /** Applies legacy-named `input` to `record` (`crm.*.update`). */
 export function updateRecord(entity: CrmEntity, record: CrmRecord, input: Record<string, unknown>, ctx: WriteContext, multi: MultiFieldInput = []): void {
   const previousStage = stageOf(entity, record);
-  const values = writableValues(entity, input, ctx.timeZone, 'update');
+  const { values, uf } = writableValues(entity, input, ctx, 'update');
   if (entity === 'deal' && 'CATEGORY_ID' in values) delete values.CATEGORY_ID;
   // validate everything before changing anything: a rejected update leaves the row as it was
   const fm = updatedMultiFields(record.fm, multi, ctx.store);
   assign(record, values);
+  if (Object.keys(uf).length > 0) {
+    record.uf = { ...record.uf, ...uf };
+    // a value written before the field was declared gives way to the typed one
+    for (const name in uf) if (name in record.fields) delete record.fields[name];
+  }
   record.fm = fm;
   record.fields.DATE_MODIFY = isoInZone(ctx.nowMs, ctx.timeZone);
   record.fields.MODIFY_BY_ID = String(ctx.userId);
@@ -244,7 +273,7 @@ function syncSingleAndMultiple(record: CrmRecord, single: string, multiple: stri
   record.fields[single] = after.length > 0 ? String(after[0]) : null;
 }
 
-// ---- multi-fields (protocol §6.4) ----
+// ---- multi-fields (docs/protocol.md §6.4) ----
 
 /** One multi-field item as the caller sent it, in either naming. */
 export interface MultiFieldItemInput {
@@ -375,6 +404,9 @@ export const FULL_PROJECTION: LegacyProjection = { all: true, userFields: true, 
 export function legacyView(entity: CrmEntity, record: CrmRecord, projection: LegacyProjection): Record<string, unknown> {
   // the common answer (`*` + `UF_*`) is a copy of the row: fields are kept in catalogue order
   const out: Record<string, unknown> = projection.all && projection.userFields ? { ...record.fields } : pickFields(entity, record, projection);
+  if (record.uf) {
+    for (const name in record.uf) if (projection.userFields || projection.names.has(name)) out[name] = record.uf[name];
+  }
   for (const type of projection.multi) {
     const items = record.fm.filter((item) => item.typeId === type);
     if (items.length > 0) out[type] = items.map(legacyMultiField);
@@ -450,6 +482,10 @@ export function itemView(entity: CrmEntity, entityTypeId: number, record: CrmRec
     if (!name.startsWith('UF_CRM_')) continue;
     const camel = `ufCrm_${name.slice('UF_CRM_'.length)}`;
     if (!wanted || wanted.has(camel)) out[camel] = record.fields[name];
+  }
+  for (const name in record.uf) {
+    const camel = `ufCrm_${name.slice('UF_CRM_'.length)}`;
+    if (!wanted || wanted.has(camel)) out[camel] = record.uf[name];
   }
   if (withFm && catalog.hasMultiFields) {
     out.fm = record.fm.map((item) => ({ id: item.id, valueType: item.valueType, value: item.value, typeId: item.typeId }));

@@ -1,6 +1,8 @@
 import { CRM_ENTITIES, type CrmEntity, type MultiFieldType } from './fields.js';
+import { UserFieldStore } from './user-fields.js';
+import { SmartProcessStore } from './smart-processes.js';
 
-/** One multi-field value (protocol §6.4): read back as `{ID, VALUE_TYPE, VALUE, TYPE_ID}`. */
+/** One multi-field value (docs/protocol.md §6.4): read back as `{ID, VALUE_TYPE, VALUE, TYPE_ID}`. */
 export interface MultiFieldValue {
   id: number;
   typeId: MultiFieldType;
@@ -22,12 +24,14 @@ export interface CrmRecord {
   links: Record<string, number[]>;
   fm: MultiFieldValue[];
   productRows?: ProductRow[];
+  /** Values of declared user fields, typed (user-fields.ts); undeclared `UF_CRM_*` stay in `fields`. */
+  uf?: Record<string, unknown>;
 }
 
 /**
  * The rows of one entity. IDs only grow, so `ids` stays sorted by appending; deleting splices the
  * id out, keeping `ids` exactly the live rows. That makes `>ID` + `ID ASC` pages a binary search
- * plus a slice, and counts over an ID range free (protocol §5.4 fast pagination).
+ * plus a slice, and counts over an ID range free (docs/protocol.md §5.4 fast pagination).
  */
 export class CrmTable {
   readonly rows = new Map<number, CrmRecord>();
@@ -80,6 +84,10 @@ export function lowerBound(values: readonly number[], value: number): number {
 /** CRM data of one portal: leads, deals, contacts and companies with their multi-fields and product rows. */
 export class CrmStore {
   readonly tables: Record<CrmEntity, CrmTable>;
+  /** `crm.*.userfield.*` declarations. */
+  readonly userFields = new UserFieldStore();
+  /** Smart-process types (`crm.type.*`) and their items. */
+  readonly smartProcesses = new SmartProcessStore();
   #nextMultiFieldId = 1;
   #nextProductRowId = 1;
 

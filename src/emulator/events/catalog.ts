@@ -1,5 +1,5 @@
 /**
- * The events a portal knows, by scope (protocol §3.7), and how each is sent (protocol §3.3):
+ * The events a portal knows, by scope (docs/protocol.md §3.7), and how each is sent (docs/protocol.md §3.3):
  * whether the handler gets tokens at all (`sendAuth`) and whether `refresh_token` is among them
  * (`sendRefreshToken`, the core's per-event flag).
  */
@@ -7,9 +7,9 @@
 export interface EventProfile {
   /** Scope the app needs to bind it; `basic` is the global scope every app has. */
   scope: string;
-  /** False: auth carries no tokens and no scope/status (ONAPPUNINSTALL, protocol §2.5). @defaultValue true */
+  /** False: auth carries no tokens and no scope/status (ONAPPUNINSTALL, docs/protocol.md §2.5). @defaultValue true */
   sendAuth: boolean;
-  /** The core's sendRefreshToken flag (protocol §3.3). @defaultValue false */
+  /** The core's sendRefreshToken flag (docs/protocol.md §3.3). @defaultValue false */
   sendRefreshToken: boolean;
   /** The event cannot be bound with event_type=offline (ONOFFLINEEVENT). */
   disableOffline: boolean;
@@ -45,7 +45,7 @@ const CRM_EVENTS = [
   ...crmTriple('DYNAMICITEM'),
 ];
 
-/** Smart-process events per type, e.g. ONCRMDYNAMICITEMADD_147 (protocol §3.7). */
+/** Smart-process events per type, e.g. ONCRMDYNAMICITEMADD_147 (docs/protocol.md §3.7). */
 const CRM_DYNAMIC_PER_TYPE = /^ONCRMDYNAMICITEM(ADD|UPDATE|DELETE)_\d+$/;
 
 const PROFILES = new Map<string, EventProfile>();
@@ -54,11 +54,11 @@ function define(scope: string, names: string[], profile: Partial<Omit<EventProfi
   for (const name of names) PROFILES.set(name, { scope, ...DEFAULT_PROFILE, ...profile });
 }
 
-// app events: ONAPPINSTALL/ONAPPUPDATE carry refresh_token; ONAPPUNINSTALL and ONAPPPAYMENT no tokens (protocol §2)
+// app events: ONAPPINSTALL/ONAPPUPDATE carry refresh_token; ONAPPUNINSTALL and ONAPPPAYMENT no tokens (docs/protocol.md §2)
 define('basic', ['ONAPPINSTALL', 'ONAPPUPDATE'], { sendRefreshToken: true });
 define('basic', ['ONAPPUNINSTALL', 'ONAPPPAYMENT'], { sendAuth: false });
 define('basic', ['ONAPPTEST', 'ONAPPMETHODCONFIRM']);
-// ONOFFLINEEVENT: refresh_token included, cannot itself be offline, option minTimeout (protocol §3.6)
+// ONOFFLINEEVENT: refresh_token included, cannot itself be offline, option minTimeout (docs/protocol.md §3.6)
 define('basic', ['ONOFFLINEEVENT'], { sendRefreshToken: true, disableOffline: true, allowOptions: { minTimeout: 'int' } });
 define('user', ['ONUSERADD']);
 define('crm', CRM_EVENTS);

@@ -3,9 +3,9 @@ import { RestError } from '../rest-error.js';
 
 /**
  * Checks an event or robot handler URL as the core's HandlerHelper::checkCallback does
- * (protocol §3.1): an absolute URL whose host contains a dot, else ERROR_WRONG_HANDLER_URL; scheme
+ * (docs/protocol.md §3.1): an absolute URL whose host contains a dot, else ERROR_WRONG_HANDLER_URL; scheme
  * http or https, else ERROR_UNSUPPORTED_PROTOCOL. The cloud also refuses loopback/LAN hosts and
- * plain http; the emulator accepts them unless `relax` says otherwise (ARCHITECTURE.md).
+ * plain http; the emulator accepts them unless `relax` says otherwise (docs/emulator.md).
  */
 export function checkHandlerUrl(handler: string, relax: Relaxations): void {
   let url: URL;

@@ -4,7 +4,7 @@ import { eventAvailable, eventNames, eventProfile } from './catalog.js';
 import { checkHandlerUrl } from './handler-url.js';
 import { intOf, objectOf, stringOf, upperKeys } from './param.js';
 
-/** event.*, events, event.offline.* (protocol §3). All need an OAuth app (webhooks: WRONG_AUTH_TYPE). */
+/** event.*, events, event.offline.* (docs/protocol.md §3). All need an OAuth app (webhooks: WRONG_AUTH_TYPE). */
 export function registerEventMethods(registry: MethodRegistry): void {
   registry.define('events', { scope: 'basic', appContextOnly: true, handler: eventsList });
   registry.define('event.bind', { scope: 'basic', appContextOnly: true, handler: eventBind });
@@ -32,7 +32,7 @@ function eventTypeOf(query: Record<string, unknown>): 'online' | 'offline' {
   return type;
 }
 
-/** `events {SCOPE?, FULL?}`: upper-case names available to the app (protocol §3.2). */
+/** `events {SCOPE?, FULL?}`: upper-case names available to the app (docs/protocol.md §3.2). */
 function eventsList(ctx: MethodContext) {
   const query = upperKeys(ctx.params);
   const scope = stringOf(query.SCOPE);
@@ -42,7 +42,7 @@ function eventsList(ctx: MethodContext) {
   return { result: eventNames((s) => s === 'basic' || ctx.auth.scope.includes(s)) };
 }
 
-/** `event.bind` (protocol §3.1; the core's Event::eventBind). */
+/** `event.bind` (docs/protocol.md §3.1; the core's Event::eventBind). */
 function eventBind(ctx: MethodContext) {
   const query = upperKeys(ctx.params);
   const event = stringOf(query.EVENT).toUpperCase();
@@ -89,7 +89,7 @@ function eventBind(ctx: MethodContext) {
   return { result: true };
 }
 
-/** `event.unbind` → `{count}` (protocol §3.2). */
+/** `event.unbind` → `{count}` (docs/protocol.md §3.2). */
 function eventUnbind(ctx: MethodContext) {
   const query = upperKeys(ctx.params);
   const event = stringOf(query.EVENT).toUpperCase();
@@ -136,7 +136,7 @@ function eventGet(ctx: MethodContext) {
   return { result };
 }
 
-/** `event.offline.get` (protocol §3.6). */
+/** `event.offline.get` (docs/protocol.md §3.6). */
 function offlineGet(ctx: MethodContext) {
   const query = lowerKeys(ctx.params);
   const clear = query.clear === undefined ? true : intOf(query.clear) !== 0;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { RestError, restErrors } from '../rest-error.js';
 
-/** One record of the offline queue (protocol §3.6; columns of the core's b_rest_event_offline). */
+/** One record of the offline queue (docs/protocol.md §3.6; columns of the core's b_rest_event_offline). */
 export interface OfflineRecord {
   id: number;
   timestampMs: number;

@@ -3,7 +3,7 @@ import { postForm, type DeliveryResult } from '../delivery.js';
 
 /**
  * How the emulated queue server delivers to one portal's handlers. The real one sends each event
- * once and documents no ordering (protocol §3.5); tests turn on duplicates and reordering here
+ * once and documents no ordering (docs/protocol.md §3.5); tests turn on duplicates and reordering here
  * (`PUT /_emulator/portals/:memberId/delivery`).
  */
 export interface DeliverySettings {
@@ -17,6 +17,23 @@ export interface DeliverySettings {
   reorderWindowMs: number;
   /** Fixed wait before every delivery, in ms (queue lag). @defaultValue 0 */
   delayMs: number;
+  /**
+   * How long the queue waits for a handler's answer, in ms; null = the emulator's
+   * `deliveryTimeoutMs`. The docs give no number (UNCONFIRMED). @defaultValue null
+   */
+  timeoutMs: number | null;
+  /**
+   * Slow handlers get throttled: "If the handler responds slowly, the server reduces the frequency
+   * of calls. The intervals between requests increase" (apidocs events/index). The docs give no
+   * numbers, so this is a switch. @defaultValue false
+   */
+  throttleSlowHandlers: boolean;
+  /** An answer slower than this (or none: timeout, refused) marks the handler URL slow, in ms. @defaultValue 1000 */
+  slowAnswerMs: number;
+  /** Pause before the next delivery to a slow URL, doubled per further slow answer, in ms. @defaultValue 1000 */
+  throttleBaseMs: number;
+  /** Upper bound of that pause, in ms. @defaultValue 60000 */
+  throttleMaxMs: number;
 }
 
 export const DEFAULT_DELIVERY: DeliverySettings = {
@@ -25,7 +42,21 @@ export const DEFAULT_DELIVERY: DeliverySettings = {
   reorder: false,
   reorderWindowMs: 100,
   delayMs: 0,
+  timeoutMs: null,
+  throttleSlowHandlers: false,
+  slowAnswerMs: 1000,
+  throttleBaseMs: 1000,
+  throttleMaxMs: 60_000,
 };
+
+/**
+ * The pause before the next delivery to a URL after `slowStreak` slow answers in a row: none
+ * after a fast answer, then base, 2×base, 4×base … up to max.
+ */
+export function throttlePauseMs(slowStreak: number, settings: Pick<DeliverySettings, 'throttleBaseMs' | 'throttleMaxMs'>): number {
+  if (slowStreak <= 0) return 0;
+  return Math.min(settings.throttleMaxMs, settings.throttleBaseMs * 2 ** Math.min(slowStreak - 1, 30));
+}
 
 export type DeliveryKind = 'event' | 'robot';
 
@@ -41,6 +72,12 @@ export interface DeliveryLogEntry {
   copy: number;
   copies: number;
   status: 'pending' | 'delivered' | 'failed';
+  /** No answer within the timeout: the queue gave up (counted as failed, never resent). */
+  timed_out: boolean;
+  /** Real time the handler took to answer (or until the timeout), in ms; null while pending. */
+  duration_ms: number | null;
+  /** The slow-handler pause waited before this POST, in ms (0 unless `throttleSlowHandlers`). */
+  throttled_ms: number;
   http_status: number | null;
   error: string | null;
   response: string | null;
@@ -70,6 +107,8 @@ export class Outbox {
   readonly #pending = new Set<Promise<void>>();
   readonly #chains = new Map<string, Promise<void>>();
   readonly #log: DeliveryLogEntry[] = [];
+  /** Slow answers in a row per handler URL (slow-handler throttling). */
+  readonly #slowStreak = new Map<string, number>();
   #seq = 0;
 
   constructor(private readonly hooks: OutboxHooks) {}
@@ -93,6 +132,9 @@ export class Outbox {
       seq: ++this.#seq,
       ...fields,
       status: 'pending',
+      timed_out: false,
+      duration_ms: null,
+      throttled_ms: 0,
       http_status: null,
       error: null,
       response: null,
@@ -102,6 +144,14 @@ export class Outbox {
     this.#log.push(entry);
     if (this.#log.length > LOG_LIMIT) this.#log.splice(0, this.#log.length - LOG_LIMIT);
     return entry;
+  }
+
+  /**
+   * Counts `work` (which may send through this outbox) as pending until it settles, so `idle()`
+   * also waits for it: a workflow stepping from one robot call to the next.
+   */
+  track(work: Promise<void>): Promise<void> {
+    return this.#track(work);
   }
 
   /** Sends one POST now and waits for it (robot calls, whose control route answers with the result). */
@@ -131,8 +181,19 @@ export class Outbox {
   }
 
   async #send(entry: DeliveryLogEntry): Promise<void> {
-    const result = await postForm(entry.url, entry.payload, this.hooks.timeoutMs());
+    const settings = this.settings;
+    if (settings.throttleSlowHandlers) {
+      const pauseMs = throttlePauseMs(this.#slowStreak.get(entry.url) ?? 0, settings);
+      entry.throttled_ms = pauseMs;
+      if (pauseMs > 0) await sleep(pauseMs);
+    }
+    const result = await postForm(entry.url, entry.payload, settings.timeoutMs ?? this.hooks.timeoutMs());
+    const slow = result.status === 0 || result.durationMs > settings.slowAnswerMs;
+    if (slow) this.#slowStreak.set(entry.url, (this.#slowStreak.get(entry.url) ?? 0) + 1);
+    else this.#slowStreak.delete(entry.url);
     entry.status = result.ok ? 'delivered' : 'failed';
+    entry.timed_out = result.timedOut;
+    entry.duration_ms = result.durationMs;
     entry.http_status = result.status || null;
     entry.error = result.error ?? null;
     entry.response = result.body.slice(0, 500);

@@ -7,14 +7,14 @@ import { OfflineQueue, type OfflineRecord } from './offline-queue.js';
 import { Outbox, type DeliveryLogEntry } from './outbox.js';
 
 export interface EmitOptions {
-  /** The user whose action fired the event; no tokens are sent without one (protocol §3.3). */
+  /** The user whose action fired the event; no tokens are sent without one (docs/protocol.md §3.3). */
   userId?: number;
   /**
    * The `auth_connector` of the app's own OAuth REST call that caused the change ('' when the call
    * had none); leave it undefined when the change did not come from the app (UI, automation,
    * webhook, control API). As in the core's ProviderOffline, a change made by the app is not
    * queued for its offline bindings with the same connector — '' included: the app's own
-   * connector-less writes skip its connector-less queue (protocol §3.6).
+   * connector-less writes skip its connector-less queue (docs/protocol.md §3.6).
    */
   authConnector?: string;
 }
@@ -27,7 +27,7 @@ export interface InternalEmitOptions extends EmitOptions {
   extraHandlers?: string[];
 }
 
-/** One `event.bind` registration (protocol §3.1). */
+/** One `event.bind` registration (docs/protocol.md §3.1). */
 export interface EventBinding {
   id: number;
   event: string;
@@ -36,7 +36,7 @@ export interface EventBinding {
   /** `auth_type`: the user whose token the handler gets; 0 = the user who fired the event. */
   userId: number;
   offline: boolean;
-  /** `auth_connector` of the bind call (offline queues, protocol §3.6). */
+  /** `auth_connector` of the bind call (offline queues, docs/protocol.md §3.6). */
   connectorId: string;
   options: Record<string, number>;
   createdAtMs: number;
@@ -52,7 +52,7 @@ export interface EmitReport {
 /** Access tokens in event payloads are reused while they have this much life left. */
 const TOKEN_REUSE_MARGIN_MS = 5 * 60 * 1000;
 
-/** Event bindings, online delivery and the offline queue of one portal (protocol §3). */
+/** Event bindings, online delivery and the offline queue of one portal (docs/protocol.md §3). */
 export class PortalEvents {
   readonly bindings: EventBinding[] = [];
   readonly outbox: Outbox;
@@ -70,9 +70,11 @@ export class PortalEvents {
       timeoutMs: () => this.#emulator?.options.deliveryTimeoutMs ?? 5000,
       onResult: (entry, result) => {
         if (entry.kind !== 'event') return;
-        // no redelivery on failure, like the real queue server (protocol §3.5)
+        // no redelivery on failure, like the real queue server (docs/protocol.md §3.5)
         if (result.ok) this.portal.stats.eventsDelivered += 1;
         else this.portal.stats.eventsFailed += 1;
+        if (result.timedOut) this.portal.stats.eventsTimedOut += 1;
+        if (entry.throttled_ms > 0) this.portal.stats.eventsThrottled += 1;
       },
     });
   }
@@ -157,7 +159,7 @@ export class PortalEvents {
 
   /**
    * ONOFFLINEEVENT to its online bindings, at most one per `options.minTimeout` seconds each
-   * (default 1; 0 = one per hit, and an emit is one hit here) (protocol §3.6).
+   * (default 1; 0 = one per hit, and an emit is one hit here) (docs/protocol.md §3.6).
    */
   #pingOffline(emulator: Emulator, userId: number): void {
     const profile = eventProfile('ONOFFLINEEVENT')!;
@@ -167,7 +169,7 @@ export class PortalEvents {
       const last = this.#lastOfflinePingMs.get(binding.id);
       if (minTimeoutMs > 0 && last !== undefined && now - last < minTimeoutMs) continue;
       this.#lastOfflinePingMs.set(binding.id, now);
-      // current docs show `data: []` (protocol §3.6, UNCONFIRMED): nothing under data[...] on the wire
+      // current docs show `data: []` (docs/protocol.md §3.6, UNCONFIRMED): nothing under data[...] on the wire
       const pingUser = binding.userId > 0 ? binding.userId : userId;
       this.#queue(emulator, profile, 'ONOFFLINEEVENT', {}, binding.handler, String(binding.id), pingUser, undefined);
     }
@@ -192,12 +194,12 @@ export class PortalEvents {
   }
 
   /**
-   * The auth block (protocol §3.3): tokens only when a user is known and the event sends auth;
+   * The auth block (docs/protocol.md §3.3): tokens only when a user is known and the event sends auth;
    * refresh_token only for the events whose profile says so; application_token always.
    */
   #auth(emulator: Emulator, profile: EventProfile, userId: number, override: IssuedTokens | undefined): Record<string, string> {
     if (!profile.sendAuth) {
-      // ONAPPUNINSTALL: domain, endpoints, member_id, application_token — nothing else (protocol §2.5)
+      // ONAPPUNINSTALL: domain, endpoints, member_id, application_token — nothing else (docs/protocol.md §2.5)
       const { scope: _scope, status: _status, ...rest } = authBlock(emulator, this.portal);
       return rest;
     }

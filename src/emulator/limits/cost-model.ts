@@ -8,7 +8,7 @@ export interface CommandWork {
   countedTableRows: number;
   /**
    * Time spent in commands this one ran on its behalf (a batch's sub-commands), in ms. It makes the
-   * answer later but is billed to those commands, not to this one (protocol §5.2).
+   * answer later but is billed to those commands, not to this one (docs/protocol.md §5.2).
    */
   nestedMs: number;
 }
@@ -17,7 +17,7 @@ export function newCommandWork(): CommandWork {
   return { write: false, rowsReturned: 0, countedTableRows: 0, nestedMs: 0 };
 }
 
-/** Server time of one command in ms under `model` (BENCHMARKS.md "A realistic emulator"); nested work excluded. */
+/** Server time of one command in ms under `model` (REALISTIC_COST in options.ts is the benchmarks' model); nested work excluded. */
 export function commandCostMs(model: CostModel, work: CommandWork): number {
   return (
     (work.write ? model.writeMs : model.readMs) +

@@ -1,5 +1,5 @@
 /**
- * The portal's request counter (protocol §5.1, D:limits.md): every incoming request adds to the
+ * The portal's request counter (docs/protocol.md §5.1, D:limits.md): every incoming request adds to the
  * counter, the counter drains by `drainPerSecond`, and a request that lifts it above `burst` is
  * refused with 503 QUERY_LIMIT_EXCEEDED.
  *

@@ -1,5 +1,5 @@
 /**
- * The per-method operating budget (protocol §5.2, D:limits.md): server time spent in each method is
+ * The per-method operating budget (docs/protocol.md §5.2, D:limits.md): server time spent in each method is
  * summed in one-minute buckets over a rolling window (10 buckets for the default 600 s); when the sum
  * is above the limit, the next call of that method answers 429 OPERATION_TIME_LIMIT while other
  * methods go on. `operating_reset_at` is when the oldest bucket leaves the window, i.e. when part of

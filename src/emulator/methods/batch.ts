@@ -14,7 +14,7 @@ type SectionName = 'result' | 'next' | 'total' | 'time' | 'error';
 type Sections = Record<SectionName, Map<string, unknown>>;
 
 /**
- * `batch` (protocol §5.3), after the portal core (CORE: rest/classes/general/rest_provider.php
+ * `batch` (docs/protocol.md §5.3), after the portal core (CORE: rest/classes/general/rest_provider.php
  * `methodsBatch`, rest_util.php `ParseBatchQuery`/`processBatchElement`; D:settings/how-to-call-rest-api/batch.md):
  *
  * - `cmd` (any key case) is an object or array of `"method?query"` strings; the query uses PHP bracket
@@ -37,6 +37,8 @@ async function runBatch(ctx: MethodContext): Promise<MethodResult> {
 
   // sub-commands run one after another on the emulator's time line: each starts when the last finished
   let cursorMs = ctx.nowMs;
+  // a command's time.finish includes the handler's measured time: the next one starts no earlier
+  let lastFinishMs = ctx.nowMs;
   let count = 0;
   for (const [key, call] of commandEntries(cmd)) {
     count += 1;
@@ -52,9 +54,10 @@ async function runBatch(ctx: MethodContext): Promise<MethodResult> {
       } else {
         const ownConnector = typeof params.auth_connector === 'string' ? params.auth_connector : ctx.authConnector;
         for (const reserved of ['auth', 'access_token', 'auth_connector', 'state']) delete params[reserved];
-        const startMs = Math.max(cursorMs, emulator.clock.nowMs());
+        const startMs = Math.max(cursorMs, lastFinishMs, emulator.clock.nowMs());
         const outcome = await executeCommand(emulator, portal, auth, method, params, ownConnector, startMs);
         cursorMs = startMs + outcome.costMs;
+        lastFinishMs = outcome.time ? outcome.time.finish * 1000 : cursorMs;
         if (outcome.ok) {
           sections.result.set(key, outcome.result.result);
           if (outcome.result.next !== undefined) sections.next.set(key, outcome.result.next);
@@ -113,7 +116,7 @@ export function phpBool(value: unknown): boolean {
 
 /**
  * A PHP array as `json_encode` writes it: `[]` when empty, a list when the keys are 0..n-1 in
- * order, an object otherwise. This is why empty batch sections arrive as `[]` (protocol §5.3).
+ * order, an object otherwise. This is why empty batch sections arrive as `[]` (docs/protocol.md §5.3).
  */
 export function phpArray(entries: Map<string, unknown>): unknown[] | Record<string, unknown> {
   const keys = [...entries.keys()];

@@ -1,28 +1,8 @@
 import type { MethodRegistry } from './registry.js';
 import { restErrors } from '../rest-error.js';
 
-/** user.current, user.admin, profile, app.info, scope, methods (protocol §2.7). */
+/** user.admin, profile, app.info, scope, methods (docs/protocol.md §2.7); user.current is in ../users/methods.ts. */
 export function registerSystemMethods(registry: MethodRegistry): void {
-  registry.define('user.current', {
-    scope: 'user_brief',
-    handler: ({ portal, auth }) => {
-      const user = portal.users.get(auth.userId);
-      if (!user) throw restErrors.notFound();
-      return {
-        result: {
-          ID: String(user.ID),
-          ACTIVE: true,
-          NAME: user.NAME,
-          LAST_NAME: user.LAST_NAME,
-          EMAIL: user.EMAIL,
-          TIME_ZONE: user.TIME_ZONE,
-          IS_ONLINE: 'N',
-          USER_TYPE: 'employee',
-        },
-      };
-    },
-  });
-
   // `true` for a portal administrator (b24restdocs api-reference/common/users/user-admin.md: scope basic, any user may call it)
   registry.define('user.admin', {
     scope: 'basic',
@@ -67,9 +47,11 @@ export function registerSystemMethods(registry: MethodRegistry): void {
 
   registry.define('scope', {
     scope: 'basic',
-    handler: ({ auth, params }) => {
+    handler: ({ auth, params, emulator }) => {
+      // "the complete list of permissions" (b24restdocs api-reference/common/system/scope.md): here, every
+      // scope a served method needs, so it grows with the registry
       if (params.full === true || params.full === 'true' || params.full === '1') {
-        return { result: ['basic', 'crm', 'bizproc', 'user', 'user_brief', 'placement'] };
+        return { result: emulator.methods.scopes() };
       }
       return { result: auth.scope };
     },

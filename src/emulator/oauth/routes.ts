@@ -2,6 +2,7 @@ import type { Emulator } from '../emulator.js';
 import type { Portal } from '../portal.js';
 import type { IssuedTokens } from './token-registry.js';
 import { joinUrl } from '../lifecycle.js';
+import { isoWithOffset, serverTime } from '../rest/time.js';
 
 export interface OAuthReply {
   status: number;
@@ -15,12 +16,12 @@ function oauthError(status: number, error: string, description: string): OAuthRe
   return { status, body: { error, error_description: description } };
 }
 
-/** The token endpoint, `GET|POST /oauth/token/` (protocol §1.3, §1.4, §1.6). */
+/** The token endpoint, `GET|POST /oauth/token/` (docs/protocol.md §1.3, §1.4, §1.6). */
 export function tokenEndpoint(emulator: Emulator, params: Record<string, unknown>): OAuthReply {
   const get = (name: string): string | undefined => (typeof params[name] === 'string' ? (params[name] as string) : undefined);
   const clientId = get('client_id');
   if (!clientId) return oauthError(400, 'invalid_request', 'No "client_id" parameter found');
-  // wrong_client arrives with HTTP 200 (protocol §1.6): clients must check for `error` on 200
+  // wrong_client arrives with HTTP 200 (docs/protocol.md §1.6): clients must check for `error` on 200
   if (clientId !== emulator.options.clientId) return oauthError(200, 'wrong_client', 'Wrong client');
   if (get('client_secret') !== emulator.options.clientSecret) return oauthError(400, 'invalid_client', 'Invalid client secret');
 
@@ -72,7 +73,7 @@ export function tokenResponse(emulator: Emulator, portal: Portal, tokens: Issued
 }
 
 /**
- * `GET {portal}/oauth/authorize/?client_id&state` (protocol §1.2): the logged-in user (the
+ * `GET {portal}/oauth/authorize/?client_id&state` (docs/protocol.md §1.2): the logged-in user (the
  * installing admin unless a frame was opened as another user) consents automatically; on success a redirect with code, state, domain, member_id, scope and
  * server_domain. On failure the portal shows its own page and nothing reaches the app.
  */
@@ -95,8 +96,17 @@ export function authorizeEndpoint(emulator: Emulator, portal: Portal, params: Re
   return { status: 302, body: '', location: `${redirect}${separator}${query.toString()}` };
 }
 
-/** `{server_endpoint}app.info` on the OAuth server: the trusted check of a token (protocol §1.7). */
+/**
+ * `{server_endpoint}app.info` on the OAuth server: the trusted check of a token
+ * (apidocs.bitrix24.com settings/oauth/simple-way). The REST docs do not show this answer; its shape follows the
+ * official Python SDK's response model and fixtures (b24pysdk `api/responses/bitrix_app_info_response.py`,
+ * `schemas/api.py` and `tests/unit/api/responses/bitrix_app_info/`): `expires` is an ISO 8601 string,
+ * `user_id` and `install.version` are integers, `scope` strings are comma-separated, and the answer
+ * carries a `time` block like every REST answer.
+ */
 export function oauthServerRest(emulator: Emulator, method: string, params: Record<string, unknown>, bearer?: string): OAuthReply {
+  const startMs = emulator.clock.nowMs();
+  const started = performance.now();
   const name = method.toLowerCase().replace(/\.json$/, '');
   if (name !== 'app.info') return oauthError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
   const token = bearer ?? (typeof params.auth === 'string' ? params.auth : undefined) ?? (typeof params.access_token === 'string' ? params.access_token : undefined);
@@ -105,26 +115,24 @@ export function oauthServerRest(emulator: Emulator, method: string, params: Reco
   if (!check.ok) return check.reason === 'expired' ? oauthError(401, 'expired_token', 'The access token provided has expired.') : oauthError(401, 'invalid_token', 'The access token provided is invalid.');
   const portal = emulator.portal(check.record.memberId);
   if (!portal?.app) return oauthError(401, 'invalid_token', 'The access token provided is invalid.');
-  return {
-    status: 200,
-    body: {
-      result: {
-        client_id: emulator.options.clientId,
-        scope: check.record.scope.join(','),
-        expires: Math.floor(check.record.expiresAtMs / 1000),
-        user_id: check.record.userId,
-        install: {
-          installed: true,
-          version: portal.app.version,
-          status: portal.app.status,
-          scope: portal.app.scope.join(','),
-          domain: portal.domain,
-          uri: `${emulator.baseUrl}/${portal.domain}`,
-          client_endpoint: emulator.clientEndpoint(portal),
-          member_id: portal.memberId,
-          member_type: 'PORTAL',
-        },
-      },
+  const result = {
+    client_id: emulator.options.clientId,
+    scope: check.record.scope.join(','),
+    // the SDK reads it with datetime.fromisoformat: an integer makes get_app_info() raise
+    expires: isoWithOffset(check.record.expiresAtMs),
+    install: {
+      installed: true,
+      version: portal.app.version,
+      status: portal.app.status,
+      scope: portal.app.scope.join(','),
+      domain: portal.domain,
+      uri: `${emulator.baseUrl}/${portal.domain}`,
+      client_endpoint: emulator.clientEndpoint(portal),
+      member_id: portal.memberId,
+      // UNCONFIRMED: no public source shows a real value (the SDK fixture's `user` is made up with the rest of it)
+      member_type: 'PORTAL',
     },
+    user_id: check.record.userId,
   };
+  return { status: 200, body: { result, time: serverTime(startMs, startMs + (performance.now() - started)) } };
 }

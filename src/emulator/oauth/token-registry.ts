@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EmulatorClock } from '../clock.js';
 
-/** An access token as the OAuth server knows it (protocol §1.4, §1.5). */
+/** An access token as the OAuth server knows it (docs/protocol.md §1.4, §1.5). */
 export interface AccessTokenRecord {
   token: string;
   memberId: string;
@@ -102,7 +102,7 @@ export class TokenRegistry {
 
   /**
    * Rotates a refresh token. Refresh tokens are single-use: the used one and the access token
-   * issued with it become invalid (protocol §1.5); a second use answers invalid_grant. A refused
+   * issued with it become invalid (docs/protocol.md §1.5); a second use answers invalid_grant. A refused
    * token this registry issued names its portal, so the refusal can count in that portal's stats.
    */
   refresh(refreshToken: string): RefreshOutcome {
@@ -127,7 +127,7 @@ export class TokenRegistry {
     return code;
   }
 
-  /** A code works once and lives `codeTtlSeconds` (protocol §1.2). */
+  /** A code works once and lives `codeTtlSeconds` (docs/protocol.md §1.2). */
   redeemCode(code: string): IssuedTokens | undefined {
     const record = this.#codes.get(code);
     if (!record || record.used || record.expiresAtMs <= this.clock.nowMs()) return undefined;
@@ -135,7 +135,7 @@ export class TokenRegistry {
     return this.issue(record.memberId, record.userId, record.scope);
   }
 
-  /** Revokes every token of a portal (uninstall: API access is revoked, protocol §2.5). */
+  /** Revokes every token of a portal (uninstall: API access is revoked, docs/protocol.md §2.5). */
   revokePortal(memberId: string): void {
     for (const record of this.#access.values()) if (record.memberId === memberId) record.revoked = true;
     for (const record of this.#refresh.values()) if (record.memberId === memberId) record.used = true;

@@ -1,12 +1,13 @@
 import type { Emulator } from '../emulator.js';
 import type { Portal } from '../portal.js';
-import type { AuthContext, MethodResult, Params } from '../methods/registry.js';
+import { scopeGranted, type AuthContext, type MethodResult, type Params } from '../methods/registry.js';
 import { RestError, restErrors } from '../rest-error.js';
 import { tryAdd } from '../limits/leaky-bucket.js';
 import { commandCostMs, newCommandWork } from '../limits/cost-model.js';
 import { restTime, type RestTime } from './time.js';
+import type { CostModel } from '../options.js';
 
-/** Commands one batch runs; later ones fail with ERROR_BATCH_LENGTH_EXCEEDED (protocol §5.3). */
+/** Commands one batch runs; later ones fail with ERROR_BATCH_LENGTH_EXCEEDED (docs/protocol.md §5.3). */
 export const BATCH_MAX_LENGTH = 50;
 
 export interface RestRequest {
@@ -25,7 +26,7 @@ export interface RestResponse {
   delayMs: number;
 }
 
-/** Params the core consumes before a method sees them (protocol §4.1). */
+/** Params the core consumes before a method sees them (docs/protocol.md §4.1). */
 const RESERVED_PARAMS = ['auth', 'access_token', 'auth_connector', 'state'] as const;
 
 export type CommandOutcome =
@@ -43,7 +44,8 @@ export async function dispatchRest(emulator: Emulator, request: RestRequest): Pr
     if (!definition) throw restErrors.methodNotFound();
 
     const billed = method === 'batch' && emulator.options.batchBilling === 'per-command' ? batchSize(params) : 1;
-    if (!tryAdd(portal.bucket, emulator.clock.nowMs(), portal.limits, billed, emulator.options.countRefusedRequests)) {
+    const countRefused = portal.limits.countRefusedRequests ?? emulator.options.countRefusedRequests;
+    if (!tryAdd(portal.bucket, emulator.clock.nowMs(), portal.limits, billed, countRefused)) {
       portal.stats.rateLimitRejections += 1;
       throw restErrors.queryLimitExceeded();
     }
@@ -80,7 +82,7 @@ export async function executeCommand(
   const key = method.toLowerCase();
   try {
     if (definition.appContextOnly && auth.kind !== 'oauth') throw restErrors.wrongAuthType();
-    if (definition.scope !== 'basic' && !auth.scope.includes(definition.scope)) throw restErrors.insufficientScope();
+    if (!scopeGranted(definition.scope, auth.scope)) throw restErrors.insufficientScope(auth.kind);
     if (definition.adminOnly && !portal.users.get(auth.userId)?.ADMIN) throw restErrors.accessDenied();
     // "above the limit, the next call of that method" is refused; the call that crosses it still runs
     if (portal.operating.exhausted(key, startMs, portal.limits.operatingLimitSeconds)) {
@@ -97,19 +99,35 @@ export async function executeCommand(
   const work = newCommandWork();
   let result: MethodResult | undefined;
   let failure: RestError | undefined;
+  const handlerStarted = performance.now();
   try {
     result = await definition.handler({ emulator, portal, auth, params, method: key, work, nowMs: startMs, authConnector });
   } catch (error) {
     failure = error instanceof RestError ? error : restErrors.internal();
   }
-  // a batch bills its commands to their own methods; the outer call costs nothing (protocol §5.2)
+  // a real portal's duration and processing are measured doubles, never a bare 0. A cost model, when
+  // set, stands for the server's time (and stays the same on every machine); without one (the zero
+  // model of tests) the handler's real time is reported. Billing (operating, the budget, the delay)
+  // follows the model alone.
+  const measuredMs = hasCost(portal.cost) ? 0 : performance.now() - handlerStarted;
+  // a batch bills its commands to their own methods; the outer call costs nothing (docs/protocol.md §5.2)
   const ownMs = key === 'batch' ? 0 : commandCostMs(portal.cost, work);
   portal.operating.add(key, startMs, ownMs / 1000);
   const costMs = ownMs + work.nestedMs;
-  const finishMs = startMs + costMs;
-  const time = restTime(startMs, finishMs, portal.operating.used(key, startMs), portal.operating.resetAt(key, startMs));
+  const time = restTime({
+    startMs,
+    finishMs: startMs + costMs + measuredMs,
+    processingMs: ownMs + measuredMs,
+    operatingSeconds: portal.operating.used(key, startMs),
+    operatingResetAt: portal.operating.resetAt(key, startMs),
+    timeZone: portal.timeZone,
+  });
   if (failure) return { ok: false, error: failure, time, costMs };
   return { ok: true, result: result as MethodResult, time, costMs };
+}
+
+function hasCost(model: CostModel): boolean {
+  return model.readMs > 0 || model.writeMs > 0 || model.perRowMs > 0 || model.countMsPerMillionRows > 0;
 }
 
 interface Authenticated {
@@ -147,7 +165,7 @@ function authenticate(emulator: Emulator, request: RestRequest): Authenticated {
   };
 }
 
-/** `crm.deal.add.json` → `crm.deal.add` (the suffix selects the format, protocol §4.1). */
+/** `crm.deal.add.json` → `crm.deal.add` (the suffix selects the format, docs/protocol.md §4.1). */
 function methodName(raw: string): string {
   const lower = raw.toLowerCase();
   if (lower.endsWith('.xml')) throw restErrors.invalidRequest('The emulator answers JSON only; drop the .xml suffix');
@@ -158,7 +176,7 @@ function stringParam(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** Commands a batch will run, for `batchBilling: 'per-command'` (at most 50 run, protocol §5.3). */
+/** Commands a batch will run, for `batchBilling: 'per-command'` (at most 50 run, docs/protocol.md §5.3). */
 function batchSize(params: Params): number {
   const entry = Object.entries(params).find(([name]) => name.toLowerCase() === 'cmd');
   const cmd = entry?.[1];

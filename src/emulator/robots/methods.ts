@@ -3,9 +3,12 @@ import { RestError, restErrors } from '../rest-error.js';
 import { objectOf, stringOf, upperKeys } from '../events/param.js';
 import { checkCode, robotFields, validationFailure } from './validation.js';
 import { uniqidLike, type Robot, type RobotRun } from './registry.js';
-import { WORKFLOW_TEMPLATES, documentTypeOf } from './templates.js';
+import { documentTypeOf } from './templates.js';
+import { advanceWorkflow } from './workflows.js';
+import { canStartWorkflows, workflowStartRefused } from './plan-gate.js';
+import { listInstances, listTemplates } from './workflow-lists.js';
 
-/** bizproc.* (protocol §7). */
+/** bizproc.* (docs/protocol.md §7). */
 export function registerBizprocMethods(registry: MethodRegistry): void {
   registry.define('bizproc.robot.add', { scope: 'bizproc', adminOnly: true, handler: robotAdd });
   registry.define('bizproc.robot.update', { scope: 'bizproc', adminOnly: true, handler: robotUpdate });
@@ -14,6 +17,10 @@ export function registerBizprocMethods(registry: MethodRegistry): void {
   registry.define('bizproc.event.send', { scope: 'bizproc', handler: eventSend });
   registry.define('bizproc.activity.log', { scope: 'bizproc', handler: activityLog });
   registry.define('bizproc.workflow.start', { scope: 'bizproc', adminOnly: true, handler: workflowStart });
+  registry.define('bizproc.workflow.template.list', { scope: 'bizproc', adminOnly: true, handler: listTemplates });
+  registry.define('bizproc.workflow.instances', { scope: 'bizproc', adminOnly: true, handler: listInstances });
+  // the old name, "an alias … accepts the same parameters and returns the same results" (bizproc-workflow-instances.md)
+  registry.define('bizproc.workflow.instance.list', { scope: 'bizproc', adminOnly: true, handler: listInstances });
 }
 
 /** Robots belong to an app: a webhook gets ACCESS_DENIED "Application context required" (bizproc-robot-*.md). */
@@ -90,7 +97,7 @@ function runOf(ctx: MethodContext, token: string): RobotRun {
 }
 
 /**
- * `bizproc.event.send {event_token, return_values, log_message}` (protocol §7.3): completes a
+ * `bizproc.event.send {event_token, return_values, log_message}` (docs/protocol.md §7.3): completes a
  * waiting robot. A consumed token answers 403; after the timeout the send is accepted and ignored.
  */
 function eventSend(ctx: MethodContext) {
@@ -114,6 +121,9 @@ function eventSend(ctx: MethodContext) {
   run.finishedAtMs = ctx.nowMs;
   run.log.push({ atMs: ctx.nowMs, message: stringOf(query.LOG_MESSAGE) || 'Received response from the application.' });
   ctx.work.write = true;
+  // the workflow this robot is a step of moves on to its next step
+  const instance = ctx.portal.robots.workflows.get(run.workflowId);
+  if (instance) advanceWorkflow(ctx.emulator, ctx.portal, instance);
   return { result: true };
 }
 
@@ -123,18 +133,20 @@ function activityLog(ctx: MethodContext) {
   const run = runOf(ctx, stringOf(query.EVENT_TOKEN));
   if (run.state !== 'running') throw restErrors.accessDenied();
   const message = stringOf(query.LOG_MESSAGE);
-  if (message === '') throw restErrors.argument("Argument 'LOG_MESSAGE' is null or empty", 'LOG_MESSAGE');
+  // bizproc-activity-log.md: ERROR_EMPTY_LOG_MESSAGE "Empty log message!"
+  if (message === '') throw new RestError(400, 'ERROR_EMPTY_LOG_MESSAGE', 'Empty log message!');
   run.log.push({ atMs: ctx.nowMs, message });
   ctx.work.write = true;
   return { result: true };
 }
 
-/** `bizproc.workflow.start {TEMPLATE_ID, DOCUMENT_ID, PARAMETERS}` → a workflow id (protocol §7.4). */
+/** `bizproc.workflow.start {TEMPLATE_ID, DOCUMENT_ID, PARAMETERS}` → a workflow id (bizproc-workflow-start.md). */
 function workflowStart(ctx: MethodContext) {
+  if (!canStartWorkflows(ctx.portal.plan)) throw workflowStartRefused();
   const query = upperKeys(ctx.params);
   const templateId = Number.parseInt(stringOf(query.TEMPLATE_ID), 10);
   if (!Number.isFinite(templateId) || templateId <= 0) throw new RestError(400, 'ERROR_WRONG_WORKFLOW_ID', 'Empty TEMPLATE_ID');
-  const template = WORKFLOW_TEMPLATES.find((t) => t.id === templateId);
+  const template = ctx.portal.robots.templates.get(templateId);
   if (!template) throw new RestError(400, 'ERROR_WRONG_WORKFLOW_ID', 'Template not found');
   const raw = Array.isArray(query.DOCUMENT_ID) ? query.DOCUMENT_ID : objectOf(query.DOCUMENT_ID) ? Object.values(objectOf(query.DOCUMENT_ID)!) : undefined;
   if (!raw || raw.length !== 3 || raw.some((part) => typeof part !== 'string' || part === '')) {
@@ -145,13 +157,21 @@ function workflowStart(ctx: MethodContext) {
   if (!type) throw new RestError(400, '', 'Incorrect document type!');
   if (type.join('|') !== template.documentType.join('|')) throw new RestError(400, '', 'Template type and DOCUMENT_ID mismatch!');
   const id = uniqidLike(ctx.nowMs);
-  ctx.portal.robots.workflows.set(id, {
+  const instance = {
     id,
     templateId,
     documentId,
     parameters: objectOf(query.PARAMETERS) ?? {},
+    startedBy: ctx.auth.userId,
     startedAtMs: ctx.nowMs,
-  });
+    modifiedAtMs: ctx.nowMs,
+    state: 'running' as const,
+    step: 0,
+    runTokens: [],
+    log: [{ atMs: ctx.nowMs, message: `Started from template ${templateId}` }],
+  };
+  ctx.portal.robots.workflows.set(id, instance);
+  advanceWorkflow(ctx.emulator, ctx.portal, instance);
   ctx.work.write = true;
   return { result: id };
 }

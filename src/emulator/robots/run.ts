@@ -15,6 +15,8 @@ export interface RunRobotInput {
   timeoutSeconds?: number;
   /** The user whose token is sent when the robot has no AUTH_USER_ID. @defaultValue the installing admin */
   userId?: number;
+  /** The workflow the robot runs in (a step of a started workflow). @defaultValue a new id */
+  workflowId?: string;
 }
 
 export interface RunRobotOutcome {
@@ -24,7 +26,7 @@ export interface RunRobotOutcome {
 }
 
 /**
- * Runs a robot as an automation rule reaching it would (protocol §7.2): POSTs the form payload
+ * Runs a robot as an automation rule reaching it would (docs/protocol.md §7.2): POSTs the form payload
  * to its HANDLER with full auth (refresh_token included) and, unless USE_SUBSCRIPTION is N,
  * waits for bizproc.event.send with the event_token.
  */
@@ -32,7 +34,7 @@ export async function runRobot(emulator: Emulator, portal: Portal, robot: Robot,
   const now = emulator.clock.nowMs();
   const documentId = input.documentId ?? ['crm', 'CCrmDocumentDeal', 'DEAL_1'];
   const documentType = documentTypeOf(documentId) ?? [documentId[0] ?? '', documentId[1] ?? '', (documentId[2] ?? '').replace(/_\d+$/, '')];
-  const workflowId = uniqidLike(now);
+  const workflowId = input.workflowId ?? uniqidLike(now);
   const eventToken = newEventToken(workflowId);
   const properties = inputValues(robot, input.properties ?? {});
   const useSubscription = robot.USE_SUBSCRIPTION === 'N' ? 'N' : 'Y';
@@ -75,14 +77,14 @@ export async function runRobot(emulator: Emulator, portal: Portal, robot: Robot,
   const delivery = await portal.events.outbox.sendNow('robot', robot.CODE, robot.HANDLER, payload);
   run.log.push({ atMs: emulator.clock.nowMs(), message: `Handler answered ${delivery.http_status ?? delivery.error ?? 'nothing'}` });
   if (useSubscription === 'N' && run.state === 'running') {
-    // fire-and-forget: the workflow moves on without waiting (protocol §7.1)
+    // fire-and-forget: the workflow moves on without waiting (docs/protocol.md §7.1)
     run.state = 'completed';
     run.finishedAtMs = emulator.clock.nowMs();
   }
   return { workflow_id: workflowId, event_token: eventToken, delivery };
 }
 
-/** The registered properties with their values: given, else Default, else '' (protocol §7.2). */
+/** The registered properties with their values: given, else Default, else '' (docs/protocol.md §7.2). */
 function inputValues(robot: Robot, given: Record<string, unknown>): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   const lower = new Map(Object.entries(given).map(([key, value]) => [key.toLowerCase(), value]));

@@ -1,21 +1,53 @@
+/** One robot step of a template: the app's robot `code`, run with these inputs. */
+export interface TemplateRobotStep {
+  code: string;
+  properties?: Record<string, unknown>;
+  /** `timeout_duration` of the call, in seconds; 0 = none. @defaultValue 0 */
+  timeoutSeconds?: number;
+}
+
 /**
- * The business-process templates every emulated portal has, for bizproc.workflow.start
- * (protocol §7.4). A real portal's templates come from its admins; these are a fixed,
- * documented set (docs/emulator.md).
+ * A business-process template of a portal, with the fields bizproc.workflow.template.list answers
+ * (D:api-reference/bizproc/template/bizproc-workflow-template-list.md). A real portal's templates
+ * come from its admins; the emulator seeds four per portal and the control API adds more. Its
+ * steps are only robot calls, run one after another.
  */
 export interface WorkflowTemplate {
   id: number;
   name: string;
+  description: string;
   /** The document type it runs on: [module, entity, type]. */
   documentType: [string, string, string];
+  /** 0 none, 1 on create, 2 on change, 3 both; 8 = an automation-rule template, hidden from the list. */
+  autoExecute: number;
+  robots: TemplateRobotStep[];
+  parameters: Record<string, unknown>;
+  userId: number;
+  systemCode: string | null;
+  modifiedAtMs: number;
 }
 
-export const WORKFLOW_TEMPLATES: readonly WorkflowTemplate[] = [
-  { id: 1, name: 'Deal approval', documentType: ['crm', 'CCrmDocumentDeal', 'DEAL'] },
-  { id: 2, name: 'Lead qualification', documentType: ['crm', 'CCrmDocumentLead', 'LEAD'] },
-  { id: 3, name: 'Contact welcome', documentType: ['crm', 'CCrmDocumentContact', 'CONTACT'] },
-  { id: 4, name: 'Company review', documentType: ['crm', 'CCrmDocumentCompany', 'COMPANY'] },
-];
+/** The seeded templates: IDs 1–4, no steps (a started workflow of one completes at once). */
+export function seedTemplates(): WorkflowTemplate[] {
+  const seeded: Array<[number, string, [string, string, string]]> = [
+    [1, 'Deal approval', ['crm', 'CCrmDocumentDeal', 'DEAL']],
+    [2, 'Lead qualification', ['crm', 'CCrmDocumentLead', 'LEAD']],
+    [3, 'Contact welcome', ['crm', 'CCrmDocumentContact', 'CONTACT']],
+    [4, 'Company review', ['crm', 'CCrmDocumentCompany', 'COMPANY']],
+  ];
+  return seeded.map(([id, name, documentType]) => ({
+    id,
+    name,
+    description: '',
+    documentType,
+    autoExecute: 0,
+    robots: [],
+    parameters: {},
+    userId: 1,
+    systemCode: null,
+    modifiedAtMs: 0,
+  }));
+}
 
 /** Document entities the emulator knows, and the document-type prefix their ids carry (`DEAL_5`). */
 const ENTITY_TYPES: Record<string, string> = {

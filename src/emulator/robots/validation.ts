@@ -9,7 +9,7 @@ export function validationFailure(message: string): RestError {
   return new RestError(400, 'ERROR_ACTIVITY_VALIDATION_FAILURE', message);
 }
 
-/** Checks a robot CODE: non-empty, `[a-zA-Z0-9._-]` (protocol §7.1). */
+/** Checks a robot CODE: non-empty, `[a-zA-Z0-9._-]` (docs/protocol.md §7.1). */
 export function checkCode(value: unknown): string {
   const code = stringOf(value);
   if (code === '') throw validationFailure('Empty activity code!');

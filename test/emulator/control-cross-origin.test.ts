@@ -1,0 +1,63 @@
+/**
+ * The control API refuses web pages (docs/emulator.md, Control API): it has no authentication, a page in
+ * the developer's browser can reach 127.0.0.1, and a form POST crosses origins without a preflight.
+ * Browsers send `Origin` (and `Sec-Fetch-Site`); programs send neither.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { control, createInstalledPortal, startTestEmulator, UNLIMITED_PORTAL } from '../helpers/emulator.js';
+
+type Row = Record<string, unknown>;
+
+async function send(emu: RunningEmulator, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: Row }> {
+  const response = await fetch(`${emu.url}/_emulator${path}`, { method, headers, body });
+  return { status: response.status, body: (await response.json()) as Row };
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const PAGE = { ...FORM, origin: 'http://evil.example' };
+
+describe('control API and web pages', () => {
+  let emu: RunningEmulator;
+  before(async () => {
+    emu = await startTestEmulator();
+  });
+  after(() => emu.close());
+
+  it('refuses a form POST from another origin: no portal is created, renamed or uninstalled', async () => {
+    const before = (await control<Row[]>(emu, '/portals', undefined, 'GET')).length;
+    const created = await send(emu, 'POST', '/portals', PAGE, 'domain=planted.bitrix24.com&memberId=planted');
+    assert.deepEqual([created.status, created.body.error], [403, 'CONTROL_CROSS_ORIGIN']);
+    assert.equal((await control<Row[]>(emu, '/portals', undefined, 'GET')).length, before);
+
+    const portal = await createInstalledPortal(emu, UNLIMITED_PORTAL);
+    const renamed = await send(emu, 'POST', `/portals/${portal.memberId}/rename`, PAGE, 'domain=taken.bitrix24.com');
+    assert.deepEqual([renamed.status, renamed.body.error], [403, 'CONTROL_CROSS_ORIGIN']);
+    const uninstalled = await send(emu, 'POST', `/portals/${portal.memberId}/uninstall`, { origin: 'null' });
+    assert.deepEqual([uninstalled.status, uninstalled.body.error], [403, 'CONTROL_CROSS_ORIGIN'], 'a sandboxed page sends Origin: null');
+    const limits = await send(emu, 'PUT', `/portals/${portal.memberId}/limits`, { 'content-type': 'application/json', origin: 'http://evil.example' }, '{"countRefusedRequests":false}');
+    assert.equal(limits.status, 403);
+
+    const after = await control<Row & { limits: Row }>(emu, `/portals/${portal.memberId}`, undefined, 'GET');
+    assert.deepEqual([after.domain, after.installed, after.limits.countRefusedRequests], [portal.domain, true, true]);
+  });
+
+  it('refuses a cross-site read that carries no Origin but Sec-Fetch-Site', async () => {
+    const read = await send(emu, 'GET', '/portals', { 'sec-fetch-site': 'cross-site' });
+    assert.deepEqual([read.status, read.body.error], [403, 'CONTROL_CROSS_ORIGIN']);
+  });
+
+  it('answers programs (no Origin) and the emulator own origin as before', async () => {
+    const program = await send(emu, 'POST', '/portals', FORM, 'domain=program.bitrix24.com');
+    assert.equal(program.status, 201);
+    const own = await send(emu, 'POST', '/portals', { 'content-type': 'application/json', origin: emu.url, 'sec-fetch-site': 'same-origin' }, '{"domain":"own.bitrix24.com"}');
+    assert.equal(own.status, 201);
+  });
+
+  it('leaves the portals REST and OAuth paths alone (the portal accepts browser calls: BX24.js runs in its frames)', async () => {
+    const portal = await createInstalledPortal(emu, UNLIMITED_PORTAL);
+    const response = await fetch(`${portal.clientEndpoint}profile`, { method: 'POST', headers: { ...PAGE, authorization: `Bearer ${portal.accessToken}` }, body: '' });
+    assert.equal(response.status, 200);
+  });
+});
