@@ -1,5 +1,5 @@
 /**
- * The REST client against the portal's physical limits (shared/BENCHMARKS.md, issue 4), side by
+ * The REST client against the portal's physical limits (docs/protocol.md §5.1, §5.2), side by
  * side with the official `@bitrix24/b24jssdk` in one run, on the same emulator settings,
  * alternating, medians of several runs:
  *
@@ -43,7 +43,7 @@ import type { HammerJob, HammerResult } from './rest/hammer-worker.js';
 const SCALE = Number(process.env.BENCH_REST_SCALE ?? 10);
 const RUNS = Math.max(1, Number(process.env.BENCH_REST_RUNS ?? 3));
 
-/** The real portal (BENCHMARKS.md "A realistic emulator"), compressed `SCALE` times in time. */
+/** The real portal (the limits of docs/protocol.md §5, the emulator's REALISTIC_COST), compressed `SCALE` times in time. */
 function compressed(plan: 'standard' | 'enterprise'): Model {
   const drain = plan === 'enterprise' ? 5 : 2;
   return {
@@ -269,10 +269,9 @@ async function exportDeals(base: string): Promise<string> {
         `${total(row, (o) => o.s503)} | ${total(row, (o) => o.s429)} | ${runsOf(row, (o) => o.requests, 0)} | ${runsOf(row, (o) => o.seconds)} |`,
     ),
     '',
-    `Goal: ≤ 1.05 of the minimum. Every run read all ${int(EXPORT_N)} distinct deals. b24kit: the first request carries 49 chained pages plus a query for the largest ID, ` +
-      `then 4 ID ranges run in parallel, each a chain of 50 pages per request — a range's last request is usually part-full, hence slightly above the minimum. ` +
-      `The portal ran ${int(medianOf(kit, (o) => o.commands))} list calls for b24kit ` +
-      `(${int(EXPORT_N / 50)} needed): the pages chained after a range's end still run (and bill operating time) but return nothing. ` +
+    `Goal: ≤ 1.05 of the minimum. Every run read all ${int(EXPORT_N)} distinct deals. b24kit: the first request carries the first page and the tail ` +
+      `(the 50 largest IDs), then chains bounded by their range's last ID and sized by the density seen, packed 50 pages a request (docs/rest.md). ` +
+      `The portal ran ${int(medianOf(kit, (o) => o.commands))} list calls for b24kit (${int(EXPORT_N / 50)} needed). ` +
       `b24jssdk's fetchList is the ID-cursor algorithm of the docs ("huge data") without batching: one request per 50 rows, one at a time; its bucket floor ` +
       `here is (requests − ${model.burst}) / ${model.drainPerSecond} = ${fmt(sdkBucketSeconds)} s. Its 503s: its token bucket has no headroom for requests ` +
       `that arrive bunched, and it retries them. \`callListMethod\` (offsets, a COUNT on every page) was not run: its ` +
@@ -424,11 +423,11 @@ export async function run(): Promise<BenchSection> {
     `b24kit's REST client (src/rest/) against the portal's physical limits, side by side with \`@bitrix24/b24jssdk\` 2.2.0 (\`B24OAuth\`, its own limiter on), ` +
       `same emulator settings, alternating, ${RUNS} runs each after one unmeasured warm-up run of a small workload each, medians. The emulator runs in its own process; every count is from its stats ` +
       `(\`GET /_emulator/portals/:id/stats\`), not from the clients. Ratios are "the portal's theoretical best ÷ what the client achieved" for the same work ` +
-      `(shared/BENCHMARKS.md).`,
+      `(the limits: docs/protocol.md §5.1, §5.2).`,
     '',
     `Time scale: the emulator is a real portal compressed ${SCALE}× in time (drain × ${SCALE}, every server cost and the operating budget ÷ ${SCALE}, the ` +
       `operating window 60 s, its minimum) so that a run takes seconds; the ratios are the uncompressed portal's, up to the fixed ~2–4 ms of HTTP/JSON per ` +
-      `request that does not shrink. \`BENCH_REST_SCALE=1\` runs the real model (BENCHMARKS.md's 30 ms/write, 20 ms/read, 0.1 ms/row, 1 s per million rows counted); ` +
+      `request that does not shrink. \`BENCH_REST_SCALE=1\` runs the real model (the emulator's REALISTIC_COST: 30 ms/write, 20 ms/read, 0.1 ms/row, 1 s per million rows counted); ` +
       `b24jssdk's sequential bulk write then takes ~5 min per run. b24jssdk's limiter is given the same (compressed) bucket and operating budget as b24kit's — ` +
       `what its docs do for Enterprise with \`setRestrictionManagerParams\`.`,
   ];

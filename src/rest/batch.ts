@@ -1,5 +1,5 @@
 /**
- * `batch` (protocol §5.3): up to 50 commands per request, each a string `method?query` in PHP
+ * `batch` (docs/protocol.md §5.3): up to 50 commands per request, each a string `method?query` in PHP
  * bracket syntax, with `$result[key]…` references to earlier commands of the SAME request. This
  * file holds the pure parts: normalising commands, finding references, cutting any number of
  * commands into requests of ≤ 50 that keep every dependent group together, and reading answers.
@@ -115,7 +115,7 @@ export function chunkCommands(commands: readonly NormalizedCommand[], size = MAX
 }
 
 /**
- * `method?query` with PHP bracket syntax (protocol §4.2, §5.3). `$result[…]` references are left
+ * `method?query` with PHP bracket syntax (docs/protocol.md §4.2, §5.3). `$result[…]` references are left
  * unencoded so that the portal resolves them whether it substitutes before or after decoding.
  */
 export function encodeCommand(method: string, params: Record<string, unknown>): string {
@@ -129,7 +129,7 @@ export function encodeCommand(method: string, params: Record<string, unknown>): 
   return query ? `${method}?${query}` : method;
 }
 
-/** The `result` of a batch answer; empty sections arrive as `[]` (protocol §5.3). */
+/** The `result` of a batch answer; empty sections arrive as `[]` (docs/protocol.md §5.3). */
 export interface RawBatchResult {
   result?: Record<string, unknown> | unknown[];
   result_error?: Record<string, { error?: unknown; error_description?: unknown }> | unknown[];

@@ -1,31 +1,24 @@
 /**
- * B24Client: calls, batches and lists against one portal, inside the portal's limits. Every HTTP
- * exchange goes through {@link B24Client.#exchange}: the operating tracker, the leaky bucket, the
- * POST, and the one retry policy (protocol §4.4, §5, §8).
+ * B24Client: calls, batches and lists against one portal, inside the portal's limits — the public
+ * facade. Every HTTP request goes through the exchange loop (exchange.ts: the operating tracker,
+ * the leaky bucket, the POST, the one retry policy; docs/protocol.md §4.4, §5, §8); lists are read by
+ * list-reader.ts over this client's requests.
  */
 import pino from 'pino';
 import type { Dispatcher } from 'undici';
-import { B24Error, type ErrorCode } from '../errors.js';
-import type { AccessGrant, TokenProvider } from './token-provider.js';
-import { StaticTokenProvider, WebhookProvider, grantSecrets, normalizeEndpoint, portalKey, type StaticTokenInput } from './providers.js';
+import { B24Error } from '../errors.js';
+import type { TokenProvider } from './token-provider.js';
+import { StaticTokenProvider, WebhookProvider, portalKey, type StaticTokenInput } from './providers.js';
 import { RateLimiter, bucketLimitsForLicense, type BucketLimits } from './limiter.js';
-import { DEFAULT_OPERATING_LIMITS, OperatingTracker, type OperatingLimits, type RestTime } from './operating.js';
-import { DEFAULT_BACKOFF, backoffMs, batchSafety, methodSafety, type BackoffPolicy, type MethodSafety } from './retry.js';
-import { clientError, errorFromEnvelope, isTokenRejection, type ErrorContext } from './error-mapping.js';
-import { TransportFailure, defaultDispatcher, postJson, type HttpAnswer } from './transport.js';
+import { DEFAULT_OPERATING_LIMITS, OperatingTracker, type OperatingLimits, type OperatingTrackerOptions, type RestTime } from './operating.js';
+import { DEFAULT_BACKOFF, batchSafety, methodSafety, type BackoffPolicy } from './retry.js';
+import { errorFromEnvelope } from './error-mapping.js';
+import { defaultDispatcher } from './transport.js';
 import { chunkCommands, encodeCommand, normalizeCommands, parseBatchResult, type BatchCommands, type NormalizedCommand, type ParsedBatch } from './batch.js';
-import {
-  PAGE_SIZE,
-  chainCommands,
-  offsetCommands,
-  pageRows,
-  planList,
-  readChain,
-  splitIdRange,
-  type IdCursorPlan,
-  type ListOptions,
-  type OffsetPlan,
-} from './list.js';
+import type { ListOptions } from './list.js';
+import { readList, type ListIo } from './list-reader.js';
+import { runExchange, type Envelope, type Exchange, type ExchangeContext } from './exchange.js';
+import { OPERATING_FALLBACK_MS, classifyError } from './error-class.js';
 import { systemClock, type B24ClientEvent, type B24ClientEventListener, type B24Logger, type Clock } from './hooks.js';
 
 export interface B24ClientOptions {
@@ -47,8 +40,12 @@ export interface B24ClientOptions {
   limiter?: RateLimiter;
   /** This portal's bucket, overriding the limiter's default and the plan. */
   limits?: Partial<BucketLimits>;
-  /** The per-method operating budget: a shared tracker or its limits. @defaultValue 480 s, slowdown at 80% */
-  operating?: OperatingTracker | Partial<OperatingLimits>;
+  /**
+   * The per-method operating budget: a tracker to share, or the limits (and options, such as the
+   * `store` that shares it with other processes) of a tracker of this client's own.
+   * @defaultValue 480 s, slowdown at 80%, this client alone
+   */
+  operating?: OperatingTracker | (Partial<OperatingLimits> & OperatingTrackerOptions);
   /**
    * Most batch requests of one `batch()` call in flight at once. The limiter paces them, so more
    * than the bucket needs only wait; fewer than `2 × ceil(drain × latency)` leave the burst unused
@@ -87,7 +84,7 @@ export interface BatchOptions extends CallOptions {
 
 export type ListCallOptions = CallOptions & ListOptions;
 
-/** A successful answer (protocol §4.3). */
+/** A successful answer (docs/protocol.md §4.3). */
 export interface CallResult<T = unknown> {
   result: T;
   total?: number;
@@ -104,27 +101,6 @@ export interface BatchResult {
   time: Record<string, RestTime>;
 }
 
-interface Exchange {
-  /** The REST method of the HTTP request (`batch` for batches). */
-  method: string;
-  params: Record<string, unknown>;
-  safety: MethodSafety;
-  /** Methods of the commands carried, with counts: what the operating budget is charged. */
-  charged: Map<string, number>;
-  /** For batches: command key → method, to feed each command's `time` to the tracker. */
-  commandMethods?: Map<string, string>;
-}
-
-interface Envelope {
-  result: unknown;
-  total?: number;
-  next?: number;
-  time?: RestTime;
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
-
 /**
  * A Bitrix24 REST client for one portal.
  *
@@ -138,8 +114,6 @@ export class B24Client {
   readonly provider: TokenProvider;
   readonly limiter: RateLimiter;
   readonly operating: OperatingTracker;
-  readonly #timeoutMs: number;
-  readonly #deadlineMs: number;
   readonly #retry: BackoffPolicy;
   readonly #limits: Partial<BucketLimits> | undefined;
   readonly #limitsApplied = new Set<string>();
@@ -149,16 +123,16 @@ export class B24Client {
   readonly #clock: Clock;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
-  readonly #userAgent: string;
+  /** What the exchange loop works with. */
+  readonly #exchangeContext: ExchangeContext;
+  /** What list reading works with. */
+  readonly #listIo: ListIo<CallOptions>;
 
   constructor(options: B24ClientOptions) {
     this.provider = options.provider;
     this.#clock = options.clock ?? systemClock;
     this.limiter = options.limiter ?? new RateLimiter({ now: () => this.#clock.now() });
-    this.operating =
-      options.operating instanceof OperatingTracker ? options.operating : new OperatingTracker({ ...DEFAULT_OPERATING_LIMITS, ...options.operating });
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#deadlineMs = options.deadlineMs ?? 120_000;
+    this.operating = options.operating instanceof OperatingTracker ? options.operating : ownOperatingTracker(options.operating);
     this.#retry = { ...DEFAULT_BACKOFF, ...options.retry };
     this.#limits = options.limits;
     this.#batchConcurrency = Math.max(1, options.batchConcurrency ?? 16);
@@ -166,7 +140,29 @@ export class B24Client {
     this.#logger = options.logger ?? pino({ name: 'b24kit.rest', level: process.env.LOG_LEVEL ?? 'info' });
     this.#dispatcher = options.dispatcher ?? defaultDispatcher();
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#userAgent = options.userAgent ?? 'b24kit';
+    this.#exchangeContext = {
+      provider: this.provider,
+      limiter: this.limiter,
+      operating: this.operating,
+      clock: this.#clock,
+      dispatcher: this.#dispatcher,
+      userAgent: options.userAgent ?? 'b24kit',
+      retry: this.#retry,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      deadlineMs: options.deadlineMs ?? 120_000,
+      logger: this.#logger,
+      emit: (event) => this.#emit(event),
+      applyLimits: (key) => this.#applyLimits(key),
+      readLicense: () => this.#readLicense(),
+    };
+    this.#listIo = {
+      provider: this.provider,
+      maxAttempts: this.#retry.maxAttempts,
+      call: (method, params, callOptions) => this.call(method, params, callOptions),
+      batchRequest: (commands, halt, callOptions) => this.#batchRequest(commands, halt, callOptions),
+      // the list reader blocks a method only after a 429 OPERATION_TIME_LIMIT: the class's fallback wait
+      blockMethod: (key, method) => this.operating.block(key, method, this.#clock.now(), OPERATING_FALLBACK_MS),
+    };
   }
 
   /** A client over a fixed access token (optionally with a refresh callback). */
@@ -260,169 +256,8 @@ export class B24Client {
    * ranges in parallel; or `start` offsets, 50 pages per batch, for methods without ID order.
    * Stopping the loop early cancels what is in flight.
    */
-  async *list<T = Record<string, unknown>>(method: string, params: Record<string, unknown> = {}, options: ListCallOptions = {}): AsyncGenerator<T, void, undefined> {
-    const plan = planList(method, params, options);
-    const internal = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, internal.signal]) : internal.signal;
-    const callOptions: CallOptions = { ...options, signal };
-    try {
-      const pages = plan.kind === 'id-cursor' ? this.#idCursorPages(method, plan, options, callOptions) : this.#offsetPages(method, plan, callOptions);
-      for await (const page of pages) for (const row of page) yield row as T;
-    } finally {
-      internal.abort(new B24Error('B24_ERR_INVALID_ARGUMENT', 'list iteration stopped by the caller', { method }));
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // lists
-
-  async *#idCursorPages(method: string, plan: IdCursorPlan, options: ListOptions, callOptions: CallOptions): AsyncGenerator<Record<string, unknown>[]> {
-    const pagesPerRequest = Math.max(1, Math.min(50, options.pagesPerRequest ?? 50));
-    const parallel = Math.max(1, options.parallelCursors ?? 4);
-    // the first request also asks for the largest ID, to split the rest into parallel ranges
-    const probe = parallel > 1 && pagesPerRequest > 1;
-    const first = await this.#chainRequest(method, plan, plan.afterId, plan.upToId, probe ? pagesPerRequest - 1 : pagesPerRequest, callOptions, probe);
-    yield* first.pages;
-    if (first.done) return;
-
-    let lastId = first.lastId;
-    const maxId = first.maxId === undefined ? undefined : plan.upToId === undefined ? first.maxId : Math.min(first.maxId, plan.upToId);
-    let ranges: [number, number | undefined][] = [[lastId, plan.upToId]];
-    if (probe && maxId !== undefined) {
-      if (maxId <= lastId) return;
-      const rowsRead = first.pages.reduce((sum, page) => sum + page.length, 0);
-      const density = rowsRead / Math.max(1, lastId - plan.afterId);
-      const requestsLeft = Math.ceil((density * (maxId - lastId)) / (PAGE_SIZE * pagesPerRequest));
-      const parts = Math.min(parallel, requestsLeft);
-      if (parts > 1) ranges = splitIdRange(lastId, maxId, parts);
-      else ranges = [[lastId, maxId]];
-    }
-    if (ranges.length === 1) {
-      const upTo = ranges[0]![1];
-      for (;;) {
-        const chain = await this.#chainRequest(method, plan, lastId, upTo, pagesPerRequest, callOptions, false);
-        yield* chain.pages;
-        if (chain.done) return;
-        lastId = chain.lastId;
-      }
-    }
-    yield* this.#parallelRanges(method, plan, ranges as [number, number][], pagesPerRequest, callOptions);
-  }
-
-  /** Reads several ID ranges at once; yields them in ID order, buffering ranges that run ahead. */
-  async *#parallelRanges(
-    method: string,
-    plan: IdCursorPlan,
-    ranges: [number, number][],
-    pagesPerRequest: number,
-    callOptions: CallOptions,
-  ): AsyncGenerator<Record<string, unknown>[]> {
-    interface RangeState {
-      pages: Record<string, unknown>[][];
-      done: boolean;
-      error: unknown;
-      wake: (() => void) | undefined;
-    }
-    const states: RangeState[] = ranges.map(() => ({ pages: [], done: false, error: undefined, wake: undefined }));
-    // stopping early (or one range failing) cancels the other ranges' requests in flight
-    const local = new AbortController();
-    const signal = callOptions.signal ? AbortSignal.any([callOptions.signal, local.signal]) : local.signal;
-    const rangeOptions: CallOptions = { ...callOptions, signal };
-    const notify = (state: RangeState): void => {
-      const wake = state.wake;
-      state.wake = undefined;
-      wake?.();
-    };
-    const workers = ranges.map(async ([low, high], index) => {
-      const state = states[index]!;
-      let after = low;
-      try {
-        for (;;) {
-          const chain = await this.#chainRequest(method, plan, after, high, pagesPerRequest, rangeOptions, false);
-          state.pages.push(...chain.pages);
-          notify(state);
-          if (chain.done) break;
-          after = chain.lastId;
-        }
-      } catch (error) {
-        state.error = error;
-      } finally {
-        state.done = true;
-        notify(state);
-      }
-    });
-    try {
-      for (const state of states) {
-        for (;;) {
-          if (state.pages.length > 0) {
-            yield state.pages.shift()!;
-            continue;
-          }
-          if (state.error !== undefined) throw state.error;
-          if (state.done) break;
-          await new Promise<void>((resolve) => {
-            state.wake = resolve;
-          });
-        }
-      }
-    } finally {
-      local.abort(new B24Error('B24_ERR_INVALID_ARGUMENT', 'list iteration stopped', { method }));
-      await Promise.allSettled(workers);
-    }
-  }
-
-  /**
-   * One request carrying a chain of ID-cursor pages (plus, with `probeMax`, a query for the
-   * largest ID). A command refused with OPERATION_TIME_LIMIT ends the chain early: the next
-   * request resumes from the last row, after the tracker's wait.
-   */
-  async #chainRequest(
-    method: string,
-    plan: IdCursorPlan,
-    afterId: number,
-    upToId: number | undefined,
-    pages: number,
-    callOptions: CallOptions,
-    probeMax: boolean,
-  ): Promise<{ pages: Record<string, unknown>[][]; lastId: number; done: boolean; maxId: number | undefined }> {
-    let attempt = 1;
-    for (;;) {
-      const commands = chainCommands(method, plan, afterId, pages, upToId);
-      if (probeMax) {
-        const filter: Record<string, unknown> = { ...(plan.base[plan.filterParam] as Record<string, unknown>), [plan.filterKey]: afterId };
-        if (upToId !== undefined) filter[`<=${plan.shape.idField}`] = upToId;
-        commands.push({ key: 'max', method, params: { ...plan.base, [plan.filterParam]: filter, order: { [plan.shape.idField]: 'DESC' }, select: [plan.shape.idField] }, dependsOn: [] });
-      }
-      const parsed = await this.#batchRequest(commands, false, callOptions);
-      const chain = readChain(parsed, commands.filter((command) => command.key !== 'max'), plan, afterId);
-      const maxRow = probeMax ? pageRows(parsed.result.max, plan.shape.itemsKey)[0] : undefined;
-      const maxId = maxRow ? Number(maxRow[plan.shape.idField]) : undefined;
-      if (!chain.error) return { pages: chain.pages, lastId: chain.lastId, done: chain.done, maxId: Number.isFinite(maxId) ? maxId : undefined };
-      const memberId = (await this.provider.getGrant()).memberId;
-      const error = errorFromEnvelope(chain.error, 400, { method, memberId });
-      if (error.code !== 'B24_ERR_OPERATION_TIME_LIMIT' || attempt >= this.#retry.maxAttempts) throw error;
-      if (chain.pages.length > 0) {
-        // keep what arrived; the caller resumes from chain.lastId
-        return { pages: chain.pages, lastId: chain.lastId, done: false, maxId: Number.isFinite(maxId) ? maxId : undefined };
-      }
-      this.operating.block(portalKey(await this.provider.getGrant()), method, this.#clock.now(), this.#operatingFallbackMs());
-      attempt += 1;
-    }
-  }
-
-  async *#offsetPages(method: string, plan: OffsetPlan, callOptions: CallOptions): AsyncGenerator<Record<string, unknown>[]> {
-    const first = await this.call(method, plan.base, callOptions);
-    yield pageRows(first.result, plan.shape.itemsKey);
-    if (first.next === undefined || first.total === undefined) return;
-    const chunks = chunkCommands(offsetCommands(method, plan, first.next, first.total));
-    for (const chunk of chunks) {
-      const parsed = await this.#batchRequest(chunk, false, callOptions);
-      for (const command of chunk) {
-        const failure = parsed.errors[command.key];
-        if (failure) throw errorFromEnvelope(failure, 400, { method, memberId: (await this.provider.getGrant()).memberId });
-        yield pageRows(parsed.result[command.key], plan.shape.itemsKey);
-      }
-    }
+  list<T = Record<string, unknown>>(method: string, params: Record<string, unknown> = {}, options: ListCallOptions = {}): AsyncGenerator<T, void, undefined> {
+    return readList<T, CallOptions>(this.#listIo, method, params, options);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -436,13 +271,18 @@ export class B24Client {
     const parsed = await this.#batchRequest(chunk, halt, options);
     if (halt) return parsed;
     const referenced = new Set(chunk.flatMap((command) => command.dependsOn));
+    /** The fallback wait of a command refused for its method's operating budget, else undefined. */
+    const operatingWait = (command: NormalizedCommand): number | undefined => {
+      const envelope = parsed.errors[command.key];
+      if (!envelope) return undefined;
+      const decision = classifyError(errorFromEnvelope(envelope, 400, { method: command.method, memberId: undefined }), command.method);
+      return decision.kind === 'wait' && decision.on === 'operating' ? decision.fallbackMs : undefined;
+    };
     for (let attempt = 2; attempt <= this.#retry.maxAttempts; attempt += 1) {
-      const again = chunk.filter(
-        (command) => parsed.errors[command.key]?.error === 'OPERATION_TIME_LIMIT' && command.dependsOn.length === 0 && !referenced.has(command.key),
-      );
+      const again = chunk.filter((command) => operatingWait(command) !== undefined && command.dependsOn.length === 0 && !referenced.has(command.key));
       if (again.length === 0) break;
       const key = portalKey(await this.provider.getGrant());
-      for (const command of again) this.operating.block(key, command.method, this.#clock.now(), this.#operatingFallbackMs());
+      for (const command of again) this.operating.block(key, command.method, this.#clock.now(), operatingWait(command)!);
       let retried: ParsedBatch;
       try {
         retried = await this.#batchRequest(again, false, options);
@@ -477,211 +317,8 @@ export class B24Client {
     return parseBatchResult(envelope.result);
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // the exchange: limits, POST, retry policy
-
-  async #exchange(exchange: Exchange, options: CallOptions): Promise<Envelope> {
-    const clock = this.#clock;
-    const deadlineAt = clock.now() + (options.deadlineMs ?? this.#deadlineMs);
-    const signal = options.signal;
-    let grant: AccessGrant = await this.provider.getGrant();
-    let attempt = 1;
-    let refreshed = false;
-    let redirects = 0;
-    let lastError: B24Error | undefined;
-    this.#applyLimits(portalKey(grant));
-    // a plan-aware limiter learns the portal's plan on first use (app.info itself goes unplanned)
-    if (exchange.method !== 'app.info') await this.limiter.preparePortal(portalKey(grant), () => this.#readLicense());
-
-    const context = (): ErrorContext => ({ method: exchange.method, memberId: grant.memberId });
-    /** Waits `delayMs` before the next attempt, or throws `error` when no attempt is left. */
-    const retryOrThrow = async (error: B24Error, delayMs: number | undefined): Promise<void> => {
-      if (delayMs === undefined) throw error;
-      this.#emit({ type: 'retry', method: exchange.method, memberId: grant.memberId, attempt: attempt + 1, delayMs, reason: error.code });
-      lastError = error;
-      await clock.sleep(delayMs, signal);
-      attempt += 1;
-    };
-    const backoff = (): number | undefined => backoffMs(attempt, this.#retry, deadlineAt - clock.now());
-
-    for (;;) {
-      if (signal?.aborted) throw signal.reason;
-      const key = portalKey(grant);
-      this.#applyLimits(key);
-
-      // 1. the method's operating budget (protocol §5.2)
-      const operatingWaitMs = this.operating.delayMs(key, exchange.charged, clock.now());
-      if (operatingWaitMs > 0) {
-        if (clock.now() + operatingWaitMs > deadlineAt) {
-          throw clientError('B24_ERR_OPERATION_TIME_LIMIT', `the operating budget frees up in ${Math.ceil(operatingWaitMs / 1000)} s, after the call's deadline`, context(), {
-            ...(lastError ? { cause: lastError } : {}),
-          });
-        }
-        this.#emit({ type: 'limiter-wait', method: exchange.method, memberId: grant.memberId, reason: 'operating', waitMs: operatingWaitMs });
-        await clock.sleep(operatingWaitMs, signal);
-        continue;
-      }
-
-      // 2. a slot in the portal's bucket (protocol §5.1)
-      const reservation = await this.limiter.reserve(key, Math.max(0, deadlineAt - clock.now()));
-      if (!reservation.granted) {
-        throw clientError('B24_ERR_TIMEOUT', `the rate limiter's next free slot is after the call's deadline`, context(), lastError ? { cause: lastError } : {});
-      }
-      if (reservation.waitMs > 0) {
-        const sendAt = clock.now() + reservation.waitMs;
-        this.#emit({ type: 'limiter-wait', method: exchange.method, memberId: grant.memberId, reason: 'bucket', waitMs: reservation.waitMs });
-        await clock.sleep(reservation.waitMs, signal);
-        // A slot is a moment, not a credit: the portal's counter cannot drain below zero, so
-        // requests that wake up late together (a stalled event loop) would arrive as a burst the
-        // model never granted. Too late → take a fresh slot (the stale one stays counted: safe side).
-        const limits = this.limiter.limitsFor(key);
-        if (clock.now() - sendAt > Math.min(250, (500 * limits.burst) / limits.drainPerSecond)) continue;
-        // the portal refused a request while we waited: our slot came from a model it contradicted
-        if (!this.limiter.isCurrent(key, reservation.epoch)) continue;
-      }
-      const timeoutMs = Math.min(options.timeoutMs ?? this.#timeoutMs, deadlineAt - clock.now());
-      if (timeoutMs <= 0) throw clientError('B24_ERR_TIMEOUT', 'the call ran out of time', context(), lastError ? { cause: lastError } : {});
-
-      // 3. the POST
-      const url = `${grant.clientEndpoint}${exchange.method}.json`;
-      const body = JSON.stringify(grant.accessToken === undefined ? exchange.params : { ...exchange.params, auth: grant.accessToken });
-      const startedAt = clock.now();
-      let answer: HttpAnswer;
-      this.operating.begin(key, exchange.charged);
-      try {
-        answer = await postJson(url, body, { timeoutMs, signal, dispatcher: this.#dispatcher, userAgent: this.#userAgent });
-      } catch (failure) {
-        const durationMs = clock.now() - startedAt;
-        if (!(failure instanceof TransportFailure)) throw failure;
-        if (failure.kind === 'aborted') throw signal?.reason ?? failure;
-        const code: ErrorCode = failure.kind === 'timeout' ? 'B24_ERR_TIMEOUT' : 'B24_ERR_NETWORK';
-        const error = clientError(code, failure.message, context(), { cause: failure });
-        this.#emit({ type: 'request', method: exchange.method, memberId: grant.memberId, status: 0, durationMs, attempt, commands: this.#commands(exchange), errorCode: code });
-        if (failure.kind !== 'not-sent' && exchange.safety === 'unsafe') {
-          // the portal may have applied it: sending it again could create a duplicate (protocol §8.3)
-          throw clientError('B24_ERR_OUTCOME_UNKNOWN', `${failure.message}; the request may have been applied and is not sent again`, context(), { cause: error });
-        }
-        await retryOrThrow(error, backoff());
-        continue;
-      } finally {
-        this.operating.end(key, exchange.charged);
-      }
-      const durationMs = clock.now() - startedAt;
-      const secrets = grantSecrets(grant);
-
-      // 4. a renamed portal: re-POST the same body to the new address (protocol §4.5)
-      if (REDIRECTS.has(answer.status) && answer.location) {
-        this.#emit({ type: 'request', method: exchange.method, memberId: grant.memberId, status: answer.status, durationMs, attempt, commands: this.#commands(exchange) });
-        redirects += 1;
-        const target = new URL(answer.location, url);
-        if (redirects > MAX_REDIRECTS || (target.protocol !== 'https:' && target.protocol !== 'http:')) {
-          throw clientError('B24_ERR_BAD_RESPONSE', `too many redirects or a redirect to an unusable address`, context(), { status: answer.status });
-        }
-        const endpoint = normalizeEndpoint(new URL('.', target).href);
-        this.#emit({ type: 'redirect', method: exchange.method, memberId: grant.memberId, fromHost: hostOf(grant.clientEndpoint), toHost: target.host });
-        this.#logger.warn({ memberId: grant.memberId, toHost: target.host }, 'b24kit: the portal moved; following the redirect and updating its endpoint');
-        await this.provider.updateClientEndpoint?.(endpoint);
-        grant = { ...grant, clientEndpoint: endpoint };
-        continue;
-      }
-
-      // 5. the envelope
-      const parsed = parseEnvelope(answer.text);
-      if (!parsed) {
-        const error =
-          answer.status === 404
-            ? clientError('B24_ERR_PORTAL_NOT_FOUND', `no portal at this address (HTTP 404, ${describeBody(answer)})`, context(), { status: answer.status })
-            : clientError('B24_ERR_BAD_RESPONSE', `HTTP ${answer.status} with ${describeBody(answer)}`, context(), { status: answer.status });
-        this.#emit({ type: 'request', method: exchange.method, memberId: grant.memberId, status: answer.status, durationMs, attempt, commands: this.#commands(exchange), errorCode: error.code });
-        if (error.code === 'B24_ERR_PORTAL_NOT_FOUND') throw error;
-        const processed = answer.status >= 200 && answer.status < 300;
-        if (exchange.safety === 'unsafe') {
-          if (processed) throw clientError('B24_ERR_OUTCOME_UNKNOWN', `HTTP ${answer.status} with an unreadable body; the request may have been applied`, context(), { status: answer.status, cause: error });
-          throw error;
-        }
-        await retryOrThrow(error, answer.status >= 500 || processed ? backoff() : undefined);
-        continue;
-      }
-      if ('error' in parsed && parsed.error !== undefined && !('result' in parsed && answer.status < 300)) {
-        const error = errorFromEnvelope(parsed, answer.status, context(), secrets);
-        this.#emit({
-          type: 'request',
-          method: exchange.method,
-          memberId: grant.memberId,
-          status: answer.status,
-          durationMs,
-          attempt,
-          commands: this.#commands(exchange),
-          errorCode: error.code,
-          bitrixCode: error.bitrixCode ?? '',
-        });
-
-        if (isTokenRejection(error.bitrixCode) && grant.accessToken !== undefined && !refreshed) {
-          // the provider refreshes single-flight: refresh tokens are single-use (protocol §1.5)
-          this.#emit({ type: 'refresh', method: exchange.method, memberId: grant.memberId });
-          grant = await this.provider.refreshAfterRejection(grant.accessToken);
-          refreshed = true;
-          continue;
-        }
-        if (error.code === 'B24_ERR_RATE_LIMITED') {
-          // never executed: safe to send again, whatever the method
-          this.#limitExceeded(exchange, grant, answer.status, error);
-          const pauseMs = backoffMs(attempt, { ...this.#retry, baseMs: Math.max(this.#retry.baseMs, 1000 / this.limiter.limitsFor(key).drainPerSecond) }, deadlineAt - clock.now());
-          if (pauseMs === undefined) throw error;
-          await this.limiter.resync(key, pauseMs);
-          this.#emit({ type: 'retry', method: exchange.method, memberId: grant.memberId, attempt: attempt + 1, delayMs: pauseMs, reason: error.code });
-          lastError = error;
-          attempt += 1;
-          continue;
-        }
-        if (error.code === 'B24_ERR_OPERATION_TIME_LIMIT') {
-          // never executed; only this method waits, until its oldest minute leaves the window
-          this.#limitExceeded(exchange, grant, answer.status, error);
-          if (attempt >= this.#retry.maxAttempts) throw error;
-          for (const method of exchange.charged.keys()) this.operating.block(key, method, clock.now(), this.#operatingFallbackMs());
-          lastError = error;
-          attempt += 1;
-          continue;
-        }
-        if (error.code === 'B24_ERR_SERVER' && exchange.safety !== 'unsafe') {
-          await retryOrThrow(error, backoff());
-          continue;
-        }
-        throw error;
-      }
-      if (!('result' in parsed)) {
-        throw clientError('B24_ERR_BAD_RESPONSE', `HTTP ${answer.status} with JSON that is not a Bitrix24 envelope`, context(), { status: answer.status });
-      }
-
-      // 6. success
-      this.#emit({ type: 'request', method: exchange.method, memberId: grant.memberId, status: answer.status, durationMs, attempt, commands: this.#commands(exchange) });
-      const envelope = parsed as unknown as Envelope;
-      this.#observe(key, exchange, envelope);
-      return envelope;
-    }
-  }
-
-  #observe(key: string, exchange: Exchange, envelope: Envelope): void {
-    const now = this.#clock.now();
-    if (exchange.commandMethods) {
-      const times = (envelope.result as { result_time?: unknown } | null)?.result_time;
-      if (times && typeof times === 'object') {
-        for (const [command, time] of Object.entries(times as Record<string, RestTime>)) {
-          const method = exchange.commandMethods.get(command);
-          if (method) this.operating.observe(key, method, time, now);
-        }
-      }
-      return;
-    }
-    this.operating.observe(key, exchange.method, envelope.time, now);
-  }
-
-  #limitExceeded(exchange: Exchange, grant: AccessGrant, status: number, error: B24Error): void {
-    this.#emit({ type: 'limit-exceeded', method: exchange.method, memberId: grant.memberId, status, bitrixCode: error.bitrixCode ?? '' });
-    this.#logger.warn(
-      { memberId: grant.memberId, method: exchange.method, status, bitrixCode: error.bitrixCode },
-      'b24kit: the portal refused a request the limiter let through (another process or app shares the budget?); resynchronising',
-    );
+  #exchange(exchange: Exchange, options: CallOptions): Promise<Envelope> {
+    return runExchange(this.#exchangeContext, exchange, options);
   }
 
   /**
@@ -700,17 +337,6 @@ export class B24Client {
     }
   }
 
-  /** Wait after a 429 when no reset time is known: the JS SDK waits ≥ 10 s (protocol §4.4). */
-  #operatingFallbackMs(): number {
-    return 10_000;
-  }
-
-  #commands(exchange: Exchange): number {
-    let count = 0;
-    for (const commands of exchange.charged.values()) count += commands;
-    return count;
-  }
-
   #emit(event: B24ClientEvent): void {
     if (!this.#onEvent) return;
     try {
@@ -721,30 +347,11 @@ export class B24Client {
   }
 }
 
-/** The JSON object of a Bitrix24 envelope, or undefined for anything else (HTML, truncated JSON). */
-function parseEnvelope(text: string): (Record<string, unknown> & { error?: unknown; error_description?: unknown }) | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  if (!('result' in value) && !('error' in value)) return undefined;
-  return value as Record<string, unknown>;
-}
-
-function describeBody(answer: HttpAnswer): string {
-  const type = answer.contentType.split(';')[0]?.trim() || 'no content type';
-  if (answer.text.length === 0) return `an empty body (${type})`;
-  if (/^\s*</.test(answer.text)) return `an HTML page (${type})`;
-  return `a body that is not a Bitrix24 JSON envelope (${type}, ${answer.text.length} bytes)`;
-}
-
-function hostOf(endpoint: string): string {
-  try {
-    return new URL(endpoint).host;
-  } catch {
-    return '';
-  }
+/** A tracker from a client's `operating` limits and options. */
+function ownOperatingTracker(input: (Partial<OperatingLimits> & OperatingTrackerOptions) | undefined): OperatingTracker {
+  const { limitSeconds, slowdownAt, ...options } = input ?? {};
+  return new OperatingTracker(
+    { limitSeconds: limitSeconds ?? DEFAULT_OPERATING_LIMITS.limitSeconds, slowdownAt: slowdownAt ?? DEFAULT_OPERATING_LIMITS.slowdownAt },
+    options,
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * From what a portal answered to a B24Error with a stable code (src/errors.ts). The Bitrix24 code,
- * HTTP status, method and member_id travel along; the token never does (protocol §4.4).
+ * HTTP status, method and member_id travel along; the token never does (docs/protocol.md §4.4).
  */
 import { B24Error, type ErrorCode } from '../errors.js';
 
@@ -45,7 +45,7 @@ function errorCodeFor(bitrixCode: string, status: number, description = ''): Err
   if (ACCESS_CODES.has(code)) return 'B24_ERR_ACCESS_DENIED';
   if (code === 'error_method_not_found') return 'B24_ERR_METHOD_NOT_FOUND';
   if (code === 'portal_deleted') return 'B24_ERR_PORTAL_DELETED';
-  // legacy CRM answers {"error":"","error_description":"Not found"} (protocol §4.4)
+  // legacy CRM answers {"error":"","error_description":"Not found"} (docs/protocol.md §4.4)
   if (code === 'error_not_found' || code === 'not_found' || (code === '' && /not found/i.test(description))) return 'B24_ERR_NOT_FOUND';
   if (code === 'internal_server_error' || code === 'error_unexpected_answer' || status >= 500) return 'B24_ERR_SERVER';
   if (status === 401) return 'B24_ERR_AUTH';

@@ -1,5 +1,5 @@
 /**
- * The client-side mirror of a portal's leaky bucket (protocol §5.1): every request adds 1, the
+ * The client-side mirror of a portal's leaky bucket (docs/protocol.md §5.1): every request adds 1, the
  * counter drains by `drainPerSecond`, and the portal refuses a request that would lift it above
  * `burst` with 503 QUERY_LIMIT_EXCEEDED. The limit is counted per portal (and source IP), so every
  * process of an app must draw from ONE shared state: the policy lives in pure functions here and
@@ -14,9 +14,9 @@ export interface BucketLimits {
   burst: number;
 }
 
-/** Limits of every plan but Enterprise (protocol §5.1). */
+/** Limits of every plan but Enterprise (docs/protocol.md §5.1). */
 export const STANDARD_BUCKET: Readonly<BucketLimits> = Object.freeze({ drainPerSecond: 2, burst: 50 });
-/** Limits of the Enterprise plan (protocol §5.1). */
+/** Limits of the Enterprise plan (docs/protocol.md §5.1). */
 export const ENTERPRISE_BUCKET: Readonly<BucketLimits> = Object.freeze({ drainPerSecond: 5, burst: 250 });
 
 /**

@@ -1,10 +1,12 @@
 /**
- * List strategies (protocol §5.4). Pages hold 50 rows. The fastest correct traversal skips the
+ * List strategies (docs/protocol.md §5.4). Pages hold 50 rows. The fastest correct traversal skips the
  * COUNT query (`start=-1`) and walks an ID cursor (`order {ID:'ASC'}`, `filter {'>ID': last}`);
- * 50 such pages are chained inside ONE batch through `$result[prev][49][ID]`, so one request
- * returns 2,500 rows. Methods without ID ordering (or with the caller's own order) fall back to
- * `start` offsets from the first page's `next`/`total`, 50 pages per batch. Pure functions here;
- * the client runs them.
+ * up to 50 such pages are chained inside ONE batch through `$result[prev][49][ID]`, so one request
+ * returns up to 2,500 rows. Every list command bills the method's operating budget whether it
+ * returns rows or not, so chains are bounded by their range's last ID and sized by the density the
+ * data shows (tailCommand, planningDensity, packRequest). Methods without ID ordering (or with the
+ * caller's own order) fall back to `start` offsets from the first page's `next`/`total`, 50 pages
+ * per batch. Pure functions here; list-reader.ts runs them.
  */
 import { B24Error } from '../errors.js';
 import { MAX_BATCH_COMMANDS, type NormalizedCommand, type ParsedBatch } from './batch.js';
@@ -46,10 +48,17 @@ export interface ListOptions {
   /** List calls per request (1..50); fewer wastes less when only the first rows are wanted. @defaultValue 50 */
   pagesPerRequest?: number;
   /**
-   * Ranges of the ID space read in parallel once the first request shows that more than one
-   * request's worth is left; each range is its own cursor. 1 = strictly sequential. @defaultValue 4
+   * Requests of one list in flight at once, once the first request has shown that more than one
+   * request's worth is left (each carries chains over its own ID ranges). 1 = strictly sequential.
+   * @defaultValue 4
    */
   parallelCursors?: number;
+  /**
+   * Back-pressure: pages (of ≤ 50 rows) read ahead of the caller, in flight or waiting for the
+   * caller to reach them, before no further request is sent. The request the caller waits for is
+   * always sent. @defaultValue 2 × parallelCursors × pagesPerRequest (400 pages, 20,000 rows)
+   */
+  maxBufferedPages?: number;
 }
 
 /** The ID-cursor plan: the params every page shares, and where the cursor starts. */
@@ -157,6 +166,24 @@ export function planList(method: string, params: Record<string, unknown>, option
   return { kind: 'id-cursor', shape, base, filterKey: `>${id}`, filterParam, afterId, upToId };
 }
 
+/**
+ * What the portal takes for a reference inside a batch: `$result`, `$next`, `$total`, `$time`,
+ * `$error` (any case, `$result_error` and the like too) followed by a `[key]` path, anywhere in a
+ * string value (CRestUtil::processBatchElement, docs/rest.md "The list strategy").
+ */
+const BATCH_REFERENCE = /\$(?:result|next|total|time|error)\S*?\[[^\]]+\]/i;
+
+/**
+ * Whether any string value in `params`, at any depth, would be replaced by the portal inside a
+ * batch. Such params are read with single calls, where the value means what it says.
+ */
+export function hasBatchReference(params: unknown): boolean {
+  if (typeof params === 'string') return BATCH_REFERENCE.test(params);
+  if (Array.isArray(params)) return params.some(hasBatchReference);
+  if (params !== null && typeof params === 'object') return Object.values(params).some(hasBatchReference);
+  return false;
+}
+
 /** The rows of one page's `result`: the array itself, or `result[itemsKey]`. */
 export function pageRows(result: unknown, itemsKey?: string): Record<string, unknown>[] {
   if (Array.isArray(result)) return result as Record<string, unknown>[];
@@ -230,6 +257,87 @@ export function readChain(parsed: ParsedBatch, commands: readonly NormalizedComm
     if (rows.length < PAGE_SIZE) return { pages, lastId, done: true, error: undefined };
   }
   return { pages, lastId, done: false, error: undefined };
+}
+
+/**
+ * The tail query of a list's first request: the same selection in descending ID order, so one
+ * command returns the (up to) 50 rows with the largest IDs. It tells the reader where the
+ * selection ends, and its rows are the selection's last page.
+ */
+export function tailCommand(method: string, plan: IdCursorPlan, afterId: number, upToId = plan.upToId, key = 'tail'): NormalizedCommand {
+  const filter: Record<string, unknown> = { ...(plan.base[plan.filterParam] as Record<string, unknown>), [plan.filterKey]: afterId };
+  if (upToId !== undefined) filter[`<=${plan.shape.idField}`] = upToId;
+  const base = { ...plan.base };
+  delete base[paramName(base, 'order')];
+  return { key, method, params: { ...base, order: { [plan.shape.idField]: 'DESC' }, [plan.filterParam]: filter }, dependsOn: [] };
+}
+
+/** The ID of a row as a safe integer, or undefined. */
+export function rowId(row: Record<string, unknown> | undefined, idField: string): number | undefined {
+  return row ? asNumber(row[idField]) : undefined;
+}
+
+/** A part of the ID space still to read: IDs > `afterId` and ≤ `upToId`. */
+export interface IdRange {
+  afterId: number;
+  upToId: number;
+  /** Expected rows per ID in this range (0 < density ≤ 1: IDs are unique integers). */
+  density: number;
+  /** The density was measured in this range (the rest of a chain), not estimated from the whole selection. */
+  measured?: boolean;
+}
+
+/** One chain of a request: `pages` chained pages over `range`. */
+export interface ChainPlan {
+  range: IdRange;
+  pages: number;
+}
+
+/**
+ * Rows per ID to plan with, from `rows` rows seen over an ID span of `span`. IDs are unique
+ * integers, so a range of n IDs holds at most n rows: a density of 1 is an upper bound, and a
+ * chain sized by it never runs past a range's end. Below 1 the estimate is lowered by its
+ * sampling error (1/√rows) — a chain sized too short leaves a remainder read by a later chain at
+ * no extra command, a chain sized too long runs pages past the range's end that return nothing.
+ */
+export function planningDensity(rows: number, span: number): number {
+  if (rows <= 0 || span <= 0) return 1 / PAGE_SIZE;
+  const observed = Math.min(1, rows / span);
+  if (observed >= 1) return 1;
+  return Math.max(observed / 2, observed * (1 - 1 / Math.sqrt(rows)));
+}
+
+/** Pages a chain needs to read `range` if it holds `density × width` rows (at least 1). */
+export function pagesFor(range: IdRange): number {
+  const rows = range.density * (range.upToId - range.afterId);
+  return Math.max(1, Math.ceil(rows / PAGE_SIZE - 1e-9));
+}
+
+/**
+ * Fills one request of up to `slots` pages from the front of `queue` (ranges in ID order), which
+ * it consumes: a range whose pages fit is taken whole; the first one that does not fit is cut
+ * where its expected rows fill the request, and its rest stays at the front of the queue. So
+ * every request but the last carries `slots` pages, and no chain is sized past its range's end.
+ */
+export function packRequest(queue: IdRange[], slots: number): ChainPlan[] {
+  const chains: ChainPlan[] = [];
+  let free = Math.max(1, Math.floor(slots));
+  while (free > 0 && queue.length > 0) {
+    const range = queue[0]!;
+    const pages = pagesFor(range);
+    if (pages <= free) {
+      queue.shift();
+      chains.push({ range, pages });
+      free -= pages;
+      continue;
+    }
+    const width = Math.max(1, Math.floor((free * PAGE_SIZE) / range.density));
+    const cut = range.afterId + width;
+    chains.push({ range: { ...range, upToId: cut }, pages: free });
+    queue[0] = { ...range, afterId: cut };
+    free = 0;
+  }
+  return chains;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Plan awareness (protocol §5.1): Enterprise portals drain 5 req/s with a bucket of 250, all
+ * Plan awareness (docs/protocol.md §5.1): Enterprise portals drain 5 req/s with a bucket of 250, all
  * others 2/50. The plan is `LICENSE_FAMILY` in app.info; it changes rarely (an upgrade), so it is
  * read once per portal — on first use — kept with the portal's bucket in the shared store, and
  * read again once a day. Until it is known the limiter uses the default limits, which are the
@@ -74,7 +74,7 @@ export class PortalPlans implements PlanSource {
     try {
       stored = await this.#store?.readPlan(key);
     } catch (error) {
-      this.#logger?.warn({ memberId: key, err: message(error) }, 'b24kit: could not read the cached plan; using the limits known so far');
+      this.#logger?.warn({ memberId: key, err: error }, 'b24kit: could not read the cached plan; using the limits known so far');
       return this.#remember(key, cached?.limits, this.#now() + this.#retryAfterMs);
     }
     // another process (or an earlier run) read it recently
@@ -86,14 +86,14 @@ export class PortalPlans implements PlanSource {
       licenseFamily = (await readLicense()) ?? '';
     } catch (error) {
       const known = stored ? bucketLimitsForLicense(stored.licenseFamily) : cached?.limits;
-      this.#logger?.warn({ memberId: key, err: message(error) }, 'b24kit: app.info failed; the plan is read again later');
+      this.#logger?.warn({ memberId: key, err: error }, 'b24kit: app.info failed; the plan is read again later');
       return this.#remember(key, known, this.#now() + this.#retryAfterMs);
     }
     const plan: PlanRecord = { licenseFamily, checkedAtMs: this.#now() };
     try {
       await this.#store?.writePlan(key, plan);
     } catch (error) {
-      this.#logger?.warn({ memberId: key, err: message(error) }, 'b24kit: could not store the plan; other processes will read app.info themselves');
+      this.#logger?.warn({ memberId: key, err: error }, 'b24kit: could not store the plan; other processes will read app.info themselves');
     }
     return this.#remember(key, bucketLimitsForLicense(licenseFamily), plan.checkedAtMs + this.#refreshAfterMs);
   }
@@ -102,8 +102,4 @@ export class PortalPlans implements PlanSource {
     this.#cache.set(key, { limits, untilMs });
     return limits;
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

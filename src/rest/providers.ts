@@ -62,7 +62,7 @@ export class StaticTokenProvider implements TokenProvider {
 }
 
 /**
- * An incoming webhook: `https://{portal}/rest/{user_id}/{code}/` (protocol §4.1). The URL is the
+ * An incoming webhook: `https://{portal}/rest/{user_id}/{code}/` (docs/protocol.md §4.1). The URL is the
  * credential, so it never appears in errors or hooks.
  */
 export class WebhookProvider implements TokenProvider {

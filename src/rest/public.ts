@@ -33,9 +33,19 @@ export {
 export {
   /** The per-method operating budget (480 s per 10 minutes), learned from each answer's `time`. */
   OperatingTracker,
+  type OperatingGrant,
   type OperatingLimits,
+  type OperatingTrackerOptions,
   type RestTime,
 } from './operating.js';
+export type { OperatingReservation, OperatingStateStore, SharedOperatingState } from './operating-share.js';
+export {
+  /** Operating budgets in the store, shared by every process on it (an OperatingTracker's `store`). */
+  StoreOperatingStateStore,
+  /** An OperatingTracker over the store's budgets: every process on it paces each method together. */
+  createStoreOperatingTracker,
+  type StoreOperatingTrackerOptions,
+} from './store-operating.js';
 export {
   /** A fixed access token, optionally with a refresh callback (`B24Client.fromToken` uses it). */
   StaticTokenProvider,

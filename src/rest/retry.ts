@@ -38,7 +38,7 @@ export function backoffMs(
  *   retried like reads. A retried delete whose first attempt did apply answers "Not found".
  * - `unsafe`: `*.add` and anything not known to be safe; never sent again once it may have
  *   reached the portal — the caller gets B24_ERR_OUTCOME_UNKNOWN and must look before retrying
- *   (protocol §6.3, §8.3).
+ *   (docs/protocol.md §6.3, §8.3).
  */
 export type MethodSafety = 'read' | 'idempotent' | 'unsafe';
 

@@ -1,11 +1,12 @@
 /**
  * The leaky buckets in the shared store: every process of an app that opens the same database
- * draws from ONE budget per portal, as the portal counts it (protocol §5.1: per portal and source
+ * draws from ONE budget per portal, as the portal counts it (docs/protocol.md §5.1: per portal and source
  * IP, not per process). The policy stays in limiter.ts (`reserveSlot`, `resyncFull`, run in JS
  * inside the transaction); this file only persists it, in `b24kit_rest_buckets` (migration 0006),
  * next to each portal's cached plan (plans.ts).
  */
 import type { Store, Transaction } from '../store/types.js';
+import { StoreRowQueue, type RowCodec } from './store-row-queue.js';
 import type { B24Logger } from './hooks.js';
 import { RateLimiter, type BucketState, type BucketStateStore, type RateLimiterOptions } from './limiter.js';
 import { PortalPlans, type PlanRecord, type PlanStore, type PortalPlansOptions } from './plans.js';
@@ -29,101 +30,45 @@ interface BucketRow {
   epoch: number | null;
 }
 
-interface Waiter {
-  step: (current: BucketState | undefined, nowMs: number) => { next: BucketState; result: unknown };
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-/** Most steps run in one transaction. */
-const MAX_BATCH = 100;
-
 const SELECT_FOR_UPDATE = 'SELECT level, at_ms, paused_until_ms, epoch FROM b24kit_rest_buckets WHERE bucket_key = ? FOR UPDATE';
 
+/** The bucket columns of `b24kit_rest_buckets` (the plan columns are PlanStore's). */
+const BUCKET_ROWS: RowCodec<BucketState> = {
+  async lock(tx, key) {
+    const row = await tx.one<BucketRow>(SELECT_FOR_UPDATE, [key]);
+    return row ? { state: fromRow(row) } : undefined;
+  },
+  async create(tx, key, nowMs) {
+    await tx.run('INSERT INTO b24kit_rest_buckets (bucket_key, updated_at_ms) VALUES (?, ?) ON CONFLICT (bucket_key) DO NOTHING', [key, nowMs]);
+  },
+  async write(tx, key, state, nowMs) {
+    await tx.run('UPDATE b24kit_rest_buckets SET level = ?, at_ms = ?, paused_until_ms = ?, epoch = ?, updated_at_ms = ? WHERE bucket_key = ?', [
+      state.level,
+      state.atMs,
+      state.pausedUntilMs,
+      state.epoch ?? 0,
+      nowMs,
+      key,
+    ]);
+  },
+};
+
 /**
- * A {@link BucketStateStore} over the shared {@link Store}. `modify` is ONE short transaction:
- * on SQLite `BEGIN IMMEDIATE` (the store's transaction) holds the database's write lock; on
- * PostgreSQL `SELECT … FOR UPDATE` locks the portal's row (a missing row is first inserted with
- * `ON CONFLICT DO NOTHING`, so the first caller locks too). `step` runs in JS between the read and
- * the write; nothing else happens inside, so the lock is held for a few statements.
+ * A {@link BucketStateStore} over the shared {@link Store}: `modify` is one short transaction on
+ * the portal's row (store-row-queue.ts), callers of one portal in this process batched into one.
  */
 export class StoreBucketStateStore implements BucketStateStore, PlanStore {
   readonly #store: Store;
-  readonly #now: () => number;
-  readonly #queues = new Map<string, Waiter[]>();
+  readonly #rows: StoreRowQueue<BucketState>;
 
   constructor(options: StoreBucketStateStoreOptions) {
     this.#store = options.store;
-    this.#now = options.now ?? Date.now;
+    this.#rows = new StoreRowQueue(options.store, BUCKET_ROWS, options.now ?? Date.now);
   }
 
-  /**
-   * Callers of one key in this process share a transaction: while one holds (or waits for) the
-   * row, the next ones queue, and the following transaction runs all their steps in arrival
-   * order, each on the state the previous step left, with one read and one write. Same contract,
-   * a fraction of the round trips under load.
-   */
+  /** One atomic read-modify-write of the portal's bucket (see {@link StoreRowQueue.modify}). */
   modify<R>(key: string, step: (current: BucketState | undefined, nowMs: number) => { next: BucketState; result: R }): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const waiting = this.#queues.get(key);
-      const waiter: Waiter = { step, resolve: resolve as (value: unknown) => void, reject };
-      if (waiting) {
-        waiting.push(waiter);
-        return;
-      }
-      this.#queues.set(key, [waiter]);
-      void this.#drain(key);
-    });
-  }
-
-  async #drain(key: string): Promise<void> {
-    const waiting = this.#queues.get(key)!;
-    while (waiting.length > 0) {
-      let batch: Waiter[] = [];
-      try {
-        const outcomes = await this.#store.transaction(async (tx) => {
-          // Every request of a portal queues on this row, so the lock must not wait for a WAL flush:
-          // a bucket state lost in a crash costs at most one 503 (then a resync), nothing else.
-          if (tx.dialect === 'postgres') await tx.run('SET LOCAL synchronous_commit = off');
-          let row = await tx.one<BucketRow>(SELECT_FOR_UPDATE, [key]);
-          if (!row) {
-            // the portal's first request: create the row, then lock it like everyone else
-            await tx.run('INSERT INTO b24kit_rest_buckets (bucket_key, updated_at_ms) VALUES (?, ?) ON CONFLICT (bucket_key) DO NOTHING', [key, Math.floor(this.#now())]);
-            row = await tx.one<BucketRow>(SELECT_FOR_UPDATE, [key]);
-          }
-          batch = waiting.splice(0, MAX_BATCH); // taken under the lock: late arrivals join this batch
-          const current = fromRow(row);
-          let state = current;
-          let nowMs = 0;
-          const results = batch.map((waiter): { ok: true; value: unknown } | { ok: false; error: unknown } => {
-            nowMs = this.#now(); // read under the lock: the model never goes back in time
-            try {
-              const { next, result } = waiter.step(state, nowMs);
-              state = next;
-              return { ok: true, value: result };
-            } catch (error) {
-              return { ok: false, error };
-            }
-          });
-          if (state !== current && state !== undefined) {
-            await tx.run('UPDATE b24kit_rest_buckets SET level = ?, at_ms = ?, paused_until_ms = ?, epoch = ?, updated_at_ms = ? WHERE bucket_key = ?', [
-              state.level,
-              state.atMs,
-              state.pausedUntilMs,
-              state.epoch ?? 0,
-              Math.floor(nowMs),
-              key,
-            ]);
-          }
-          return results;
-        });
-        outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error)));
-      } catch (error) {
-        // nothing was written: the steps of this batch (or, if it failed before taking one, of everyone waiting) did not happen
-        for (const waiter of batch.length > 0 ? batch : waiting.splice(0)) waiter.reject(error);
-      }
-    }
-    this.#queues.delete(key);
+    return this.#rows.modify(key, step);
   }
 
   /** The current state of `key` (undefined before its first request), for tests and diagnostics. */
@@ -184,4 +129,24 @@ export function createStoreRateLimiter(options: StoreRateLimiterOptions): RateLi
   const buckets = new StoreBucketStateStore({ store, now });
   const planOptions: PortalPlansOptions = { store: buckets, now, ...(planRefreshAfterMs !== undefined ? { refreshAfterMs: planRefreshAfterMs } : {}), ...(logger ? { logger } : {}) };
   return new RateLimiter({ ...limiterOptions, store: buckets, ...(planAware ? { plans: new PortalPlans(planOptions) } : {}) });
+}
+
+/** A bucket row as stored (for monitoring; the policy never reads it this way). */
+export interface StoredBucket {
+  key: string;
+  /** Null until the portal's first request. */
+  state: BucketState | null;
+  licenseFamily: string | null;
+}
+
+/** Every bucket in the store, by key. */
+export async function readStoredBuckets(store: Store): Promise<StoredBucket[]> {
+  const rows = await store.all<BucketRow & { bucket_key: string; license_family: string | null }>(
+    'SELECT bucket_key, level, at_ms, paused_until_ms, epoch, license_family FROM b24kit_rest_buckets ORDER BY bucket_key',
+  );
+  return rows.map((row) => ({
+    key: row.bucket_key,
+    state: row.level === null ? null : { level: Number(row.level), atMs: Number(row.at_ms ?? 0), pausedUntilMs: Number(row.paused_until_ms ?? 0) },
+    licenseFamily: row.license_family,
+  }));
 }

@@ -1,6 +1,6 @@
 /**
  * One HTTP exchange with a portal over undici: a JSON POST, redirects NOT followed (a 302 from a
- * renamed portal must be re-POSTed with the same body, protocol §4.5), a timeout that covers the
+ * renamed portal must be re-POSTed with the same body, docs/protocol.md §4.5), a timeout that covers the
  * whole exchange including the body, and failures sorted by whether the request may have reached
  * the portal — which decides whether a write may be sent again.
  */

@@ -14,7 +14,7 @@ import {
 
 const LIMITS: BucketLimits = { drainPerSecond: 2, burst: 50 };
 
-/** The portal's rule (protocol §5.1): a request that would lift the drained level above burst is refused. */
+/** The portal's rule (docs/protocol.md §5.1): a request that would lift the drained level above burst is refused. */
 function portalAccepts(sendTimesMs: number[], limits: BucketLimits): number {
   let level = 0;
   let at = 0;

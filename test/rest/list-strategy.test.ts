@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import qs from 'qs';
-import { chainCommands, offsetCommands, planList, readChain, splitIdRange, type IdCursorPlan } from '../../src/rest/list.js';
+import { chainCommands, hasBatchReference, offsetCommands, planList, readChain, splitIdRange, type IdCursorPlan } from '../../src/rest/list.js';
 import { chunkCommands, encodeCommand, normalizeCommands, parseBatchResult } from '../../src/rest/batch.js';
 import { B24Error } from '../../src/errors.js';
 
@@ -130,5 +130,21 @@ describe('batch chunking (pure)', () => {
   it('reads [] sections as empty records', () => {
     const parsed = parseBatchResult({ result: [], result_error: [], result_total: [], result_next: [], result_time: [] });
     assert.deepEqual(parsed, { result: {}, errors: {}, total: {}, next: {}, time: {} });
+  });
+});
+
+describe('hasBatchReference: values the portal would rewrite inside a batch', () => {
+  it('finds $result/$next/$total/$time/$error paths in any string, any case, at any depth', () => {
+    for (const value of ['$result[c0p0][0][ID]', 'before $RESULT[x] after', '$result_error[a]', '$next[p1]', '$total[k]', '$time[k][start]', '$error[k]']) {
+      assert.equal(hasBatchReference({ filter: { TITLE: value } }), true, value);
+    }
+    assert.equal(hasBatchReference({ filter: { '@ID': [1, '$result[a][ID]'] } }), true, 'inside an array');
+  });
+
+  it('leaves ordinary values alone', () => {
+    for (const value of ['$5 off', 'price $result', 'result[a]', '$ result[a]', '[a]$result']) {
+      assert.equal(hasBatchReference({ filter: { TITLE: value } }), false, value);
+    }
+    assert.equal(hasBatchReference({ filter: { ID: 5, CLOSED: true, X: null } }), false);
   });
 });
