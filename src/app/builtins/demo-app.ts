@@ -3,26 +3,59 @@
  * handler per feature, each on the public API only, each logging what it did.
  *
  * - event: ONCRMCONTACTADD → reads the contact and creates a welcome deal (ctx.once: a retry never
- *   creates a second deal), then enqueues a follow-up job keyed by the contact;
+ *   creates a second deal), then enqueues a follow-up job keyed by the event's job; with the contacts
+ *   sync beside it, also the sync's `contacts.crm-change` (an app has one handler per event, so
+ *   the sync leaves ONCRMCONTACTADD to it: docs/integrations/contacts.md, `crmEvents`);
  * - job `demo.follow-up`: writes a comment on that deal, once;
  * - schedule `demo.report`: every minute, per portal, counts the deals;
  * - robot `demo_score`: scores a deal; its answer goes back with bizproc.event.send.
+ *
+ * `registerDemoApp` registers it with the built-in integrations.
  */
+import { contactsSyncPlugin, ordersPlugin, scheduledRulesPlugin } from '../../integrations/index.js';
+import type { B24App } from '../create-app.js';
 import type { AppKit } from '../kit.js';
 import { definePlugin } from '../plugin.js';
 
-interface SampleJobs extends Record<string, { dealId: number; contact: string }> {
+type SampleJobs = {
   'demo.follow-up': { dealId: number; contact: string };
+  /** The contacts sync's job (contactsSyncPlugin), when the app registered it. */
+  'contacts.crm-change': { contactId: number };
+};
+
+/**
+ * The sample app's contacts are handed to the sync with a due time rounded up to the next
+ * CONTACTS_GATHER_MS: a steady trickle of them (one every 3 s in the demo) is then due together,
+ * and the sync's batch job reads them in one request instead of one each (the demo portal's budget
+ * is 2 requests/s: docs/integrations/contacts.md, "Demo").
+ */
+export const CONTACTS_GATHER_MS = 12_000;
+
+export interface SampleAppOptions {
+  /** Hand each new contact to the contacts sync (`contacts.crm-change`). @defaultValue false */
+  syncContacts?: boolean;
+}
+
+/**
+ * The demo's app: the sample app, and the built-in integrations (b24kit/integrations), which the
+ * demo configures and drives for the demo portal (demo-integrations.ts).
+ */
+export function registerDemoApp(app: B24App): void {
+  app.register(sampleAppPlugin, { syncContacts: true });
+  app.register(ordersPlugin, {});
+  app.register(scheduledRulesPlugin, {});
+  // the sample app handles ONCRMCONTACTADD itself and hands the contact to the sync
+  app.register(contactsSyncPlugin, { crmEvents: ['ONCRMCONTACTUPDATE', 'ONCRMCONTACTDELETE'] });
 }
 
 export const sampleAppPlugin = definePlugin({
   name: 'demo',
-  setup(app: AppKit<Record<string, unknown>, SampleJobs>) {
-    registerSampleApp(app);
+  setup(app: AppKit<Record<string, unknown>, SampleJobs>, options: SampleAppOptions = {}) {
+    registerSampleApp(app, options);
   },
 });
 
-function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>): void {
+function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>, options: SampleAppOptions): void {
   app.on('ONCRMCONTACTADD', async (ctx) => {
     const id = String((ctx.event.data as { FIELDS?: { ID?: string } } | null)?.FIELDS?.ID ?? '');
     const { result: contact } = await ctx.b24.call<{ NAME?: string; LAST_NAME?: string }>('crm.contact.get', { id });
@@ -31,7 +64,14 @@ function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>): vo
       const { result } = await ctx.b24.call<number>('crm.deal.add', { fields: { TITLE: `Welcome deal for ${name}`, CONTACT_ID: id, ORIGIN_ID: `demo-contact-${id}` } });
       return result;
     });
-    await app.enqueue(ctx.portal.memberId, 'demo.follow-up', { dealId, contact: name }, { key: `contact-${id}` });
+    // keyed by this event's job, not the contact ID: the demo's emulator numbers contacts from 1
+    // again at each start while the database stays, and a repeated key would skip the follow-up
+    await app.enqueue(ctx.portal.memberId, 'demo.follow-up', { dealId, contact: name }, { key: `event-${ctx.job.id}` });
+    if (options.syncContacts) {
+      const runAtMs = Math.ceil(Date.now() / CONTACTS_GATHER_MS) * CONTACTS_GATHER_MS;
+      // keyed by this event's job too: its retry enqueues nothing more
+      await app.enqueue(ctx.portal.memberId, 'contacts.crm-change', { contactId: Number(id) }, { key: `event-${ctx.job.id}`, runAtMs });
+    }
     ctx.log.info({ contactId: id, dealId }, `demo event handled: ONCRMCONTACTADD → created deal ${dealId} for ${name}`);
   });
 

@@ -58,7 +58,8 @@ function scheduleRefresh(refresh: () => Promise<KeepAliveReport>, options: { pat
       return undefined;
     }
   };
-  const job = new Cron(pattern, { protect: true, unref: true, name: 'b24kit-keep-alive' }, async () => {
+  // unnamed: croner's names are process-wide, and each app with the scheduler role runs its own
+  const job = new Cron(pattern, { protect: true, unref: true }, async () => {
     await run();
   });
   if (runAtStart) void run();

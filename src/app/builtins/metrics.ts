@@ -2,17 +2,38 @@
  * Built-in plugin `b24kit.metrics`: the app's Prometheus metrics at `GET /metrics`, in a registry
  * of its own (no prom-client global: two apps in one process never mix their numbers). Counters
  * are fed by the framework's signals (`kit.observe`); gauges over the store (jobs and portals by
- * state) are read when /metrics is scraped, so every process reports the same totals. Written on
- * the public seam only, as a user's metrics plugin would be.
+ * state, dead letters, token ages) are read when /metrics is scraped, so every process reports the
+ * same totals. Written on the public seam only, as a user's metrics plugin would be. What each
+ * metric means, and alerts on them: docs/operations.md.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ERROR_CODES } from '../../errors.js';
-import type { AppSignal, ServiceContext } from '../kit.js';
+import { B24Error, ERROR_CODES } from '../../errors.js';
+import { REFRESH_FAILURE_REASONS } from '../../oauth/refresh-failure.js';
+import type { AppSignal, PortalTokenTimes, ServiceContext } from '../kit.js';
 import { defineBuiltinPlugin } from '../plugin.js';
+
+/** `createApp({ metrics })`. */
+export interface MetricsConfig {
+  /**
+   * Also one series per installed portal, labelled `member_id`: seconds until its access token
+   * expires and the age of its refresh token. Off by default: `/metrics` asks for no credentials
+   * (docs/security.md), and these series list the app's portals — turn it on only where /metrics
+   * is reachable by your scraper alone. @defaultValue false
+   */
+  perPortal?: boolean;
+  /**
+   * With `perPortal`: series for at most this many portals, the oldest refresh tokens first; the
+   * rest are counted in `b24kit_portal_series_omitted`. @defaultValue 1000
+   */
+  maxPortals?: number;
+}
 
 export const metricsPlugin = defineBuiltinPlugin({
   name: 'b24kit.metrics',
-  setup(kit) {
+  setup(kit, config: MetricsConfig = {}) {
+    const perPortal = config.perPortal ?? false;
+    const maxPortals = config.maxPortals ?? 1000;
+    if (!Number.isSafeInteger(maxPortals) || maxPortals < 1) throw new B24Error('B24_ERR_CONFIG', `metrics.maxPortals must be a positive integer (got ${String(config.maxPortals)})`);
     const registry = new Registry();
     const registers = [registry];
     // what the gauges read: set when the web role starts (the only role that serves /metrics)
@@ -82,6 +103,64 @@ export const metricsPlugin = defineBuiltinPlugin({
       },
     });
 
+    const deadLetters = new Gauge({
+      name: 'b24kit_dead_letters',
+      help: 'Dead jobs in the store (all processes), by job name and the error code of their last error (B24_ERR_*, or other for an error without one)',
+      labelNames: ['job', 'error_code'],
+      registers,
+    });
+    const refreshTokenMaxAge = new Gauge({
+      name: 'b24kit_portal_refresh_token_max_age_seconds',
+      help: 'Age of the oldest refresh token among active portals (0 without any): the keep-alive refreshes portals idle for 7 days; a refresh token may die after 28 days unused',
+      registers,
+    });
+    const accessTokenExpiresIn = new Gauge({
+      name: 'b24kit_portal_access_token_expires_in_seconds',
+      help: "Per portal (createApp({ metrics: { perPortal: true } })): seconds until its stored access token expires; negative for an idle portal, whose token is refreshed on its next use",
+      labelNames: ['member_id', 'state'],
+      registers,
+    });
+    const refreshTokenAge = new Gauge({
+      name: 'b24kit_portal_refresh_token_age_seconds',
+      help: 'Per portal (createApp({ metrics: { perPortal: true } })): seconds since its refresh token was obtained (install, code exchange or refresh)',
+      labelNames: ['member_id', 'state'],
+      registers,
+    });
+    const portalSeriesOmitted = new Gauge({
+      name: 'b24kit_portal_series_omitted',
+      help: 'Installed portals left out of the per-portal series by metrics.maxPortals (0 when perPortal is off)',
+      registers,
+    });
+    const tokenRefreshes = new Counter({ name: 'b24kit_token_refreshes_total', help: 'Token pairs obtained by refreshing, in this process', registers });
+    const tokenRefreshFailures = new Counter({
+      name: 'b24kit_token_refresh_failures_total',
+      help: 'Failed token refreshes in this process, by reason (invalid_grant: the refresh token was refused and the portal needs re-authorization; unreachable, bad_answer, oauth_error, invalid_client, wrong_client, no_refresh_token, store_write, wait_timeout)',
+      labelNames: ['reason'],
+      registers,
+    });
+    // every reason at 0 from the start: an alert on increase() sees the first failure too
+    for (const reason of REFRESH_FAILURE_REASONS) tokenRefreshFailures.inc({ reason }, 0);
+
+    /** The gauges over the store that need more than one query's worth of shaping, read once per scrape. */
+    const readStore = async (ctx: ServiceContext): Promise<void> => {
+      const [dead, tokens] = await Promise.all([ctx.jobs.deadLetters(), ctx.portals.tokenTimes()]);
+      deadLetters.reset();
+      for (const entry of dead) deadLetters.set({ job: entry.name, error_code: entry.code }, entry.count);
+      const now = ctx.nowMs();
+      const ageS = (portal: PortalTokenTimes): number => Math.max(0, Math.round((now - portal.refreshTokenObtainedAtMs) / 1000));
+      refreshTokenMaxAge.set(tokens.reduce((max, portal) => (portal.state === 'active' ? Math.max(max, ageS(portal)) : max), 0));
+      accessTokenExpiresIn.reset();
+      refreshTokenAge.reset();
+      if (!perPortal) return void portalSeriesOmitted.set(0);
+      const shown = [...tokens].sort((a, b) => a.refreshTokenObtainedAtMs - b.refreshTokenObtainedAtMs).slice(0, maxPortals);
+      portalSeriesOmitted.set(tokens.length - shown.length);
+      for (const portal of shown) {
+        const labels = { member_id: portal.memberId, state: portal.state };
+        accessTokenExpiresIn.set(labels, Math.round((portal.accessTokenExpiresAtMs - now) / 1000));
+        refreshTokenAge.set(labels, ageS(portal));
+      }
+    };
+
     kit.observe((signal: AppSignal) => {
       switch (signal.type) {
         case 'delivery.accepted':
@@ -99,6 +178,9 @@ export const metricsPlugin = defineBuiltinPlugin({
           return void portalCredentials.inc({ route: signal.route, outcome: signal.outcome === 'stored' ? 'stored' : codeLabel(signal.outcome) });
         case 'route':
           return void routeRequests.inc({ route: signal.path, outcome: signal.outcome });
+        case 'token.refresh':
+          if (signal.outcome === 'refreshed') return void tokenRefreshes.inc();
+          return void tokenRefreshFailures.inc({ reason: signal.reason ?? 'unreachable' });
       }
     });
     kit.service('web', (ctx) => {
@@ -106,6 +188,7 @@ export const metricsPlugin = defineBuiltinPlugin({
       return () => void (running = undefined);
     });
     kit.route('GET', '/metrics', async (ctx) => {
+      if (running) await readStore(running);
       ctx.header('content-type', registry.contentType);
       return ctx.raw(await registry.metrics());
     });

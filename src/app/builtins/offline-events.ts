@@ -1,5 +1,5 @@
 /**
- * Built-in plugin `b24kit.offline-events` (protocol §3.6), registered when the app declares events
+ * Built-in plugin `b24kit.offline-events` (docs/protocol.md §3.6), registered when the app declares events
  * with `app.on(name, h, {offline: true})`. Those are bound with `event_type=offline` (bindings.ts);
  * the portal queues them (the latest state per object) and this plugin drains the queue in a job per
  * portal, `b24kit.offline-drain`, enqueued by
@@ -9,6 +9,10 @@
  *   as long as the job row exists, so a key per portal would swallow every ping after the first
  *   drain; a key per window is new every window, and since the job starts after its window closed,
  *   it starts after every ping it stands for: no ping goes without a later drain.
+ * - the same ping, once more at the end of the portal's ping throttle (`notifyMinTimeoutSeconds`,
+ *   the binding's `minTimeout`): the portal pings at most once per throttle and never afterwards
+ *   for what it queued meanwhile, so a change made during the throttle is drained when it ends,
+ *   not at the next cron (`offlineTrailingJob`; test/app/offline-events-throttle.test.ts);
  * - a schedule (`drainCron`, every 5 minutes by default): pings are online deliveries, which the
  *   portal never repeats.
  *
@@ -42,6 +46,19 @@ export function offlinePingJob(nowMs: number, coalesceMs: number = DEFAULT_OFFLI
   return { payload: { trigger: 'ping', windowStartMs: startMs }, key: `offline-drain:${startMs}`, runAtMs: startMs + windowMs };
 }
 
+/**
+ * The drain after a ping's throttle: the portal sends no ping for records queued within
+ * `throttleMs` (its `minTimeout`) of the last one, so without this drain such a record would wait
+ * for the next change's ping or the cron. Due at the end of the throttle of the latest ping the
+ * window can hold (+ the window, so it starts after the throttle ended); one per window (its key).
+ * None without a throttle: every record is then pinged.
+ */
+export function offlineTrailingJob(nowMs: number, throttleMs: number, coalesceMs: number = DEFAULT_OFFLINE_COALESCE_MS): { payload: { trigger: 'throttle'; windowStartMs: number }; key: string; runAtMs: number } | undefined {
+  if (!(throttleMs > 0)) return undefined;
+  const ping = offlinePingJob(nowMs, coalesceMs);
+  return { payload: { trigger: 'throttle', windowStartMs: ping.payload.windowStartMs }, key: `offline-drain-throttle:${ping.payload.windowStartMs}`, runAtMs: ping.runAtMs + throttleMs };
+}
+
 export const offlineEventsPlugin = defineBuiltinPlugin({
   name: 'b24kit.offline-events',
   setup(kit, options: { config: OfflineEventsConfig; nowMs: () => number }) {
@@ -49,9 +66,14 @@ export const offlineEventsPlugin = defineBuiltinPlugin({
     const drain = async (ctx: HandlerContext): Promise<Json> => ({ ...(await runOfflineDrain(ctx, kit, config)) });
     // the ping, unless the app drains on the schedule only (notifyMinTimeoutSeconds: false)
     if (config.notifyMinTimeoutSeconds !== false) {
+      const throttleMs = (config.notifyMinTimeoutSeconds ?? DEFAULT_OFFLINE_NOTIFY_SECONDS) * 1000;
       kit.on(OFFLINE_NOTIFY_EVENT, async (ctx) => {
-        const job = offlinePingJob(options.nowMs(), config.coalesceMs);
+        const nowMs = options.nowMs();
+        const job = offlinePingJob(nowMs, config.coalesceMs);
         await kit.enqueue(ctx.portal.memberId, OFFLINE_DRAIN, job.payload, { key: job.key, runAtMs: job.runAtMs });
+        // the portal pings no more during its throttle: what it queues meanwhile is drained when the throttle ends
+        const trailing = offlineTrailingJob(nowMs, throttleMs, config.coalesceMs);
+        if (trailing) await kit.enqueue(ctx.portal.memberId, OFFLINE_DRAIN, trailing.payload, { key: trailing.key, runAtMs: trailing.runAtMs });
       });
     }
     kit.job(OFFLINE_DRAIN, drain);
