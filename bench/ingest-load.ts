@@ -1,7 +1,7 @@
 /**
  * The ingest benchmark's load generator, run as a SEPARATE process (bench/ingest.ts spawns it) so
  * that the server under test has its own core. POSTs event forms over undici to one URL on
- * loopback, each with a distinct `data[FIELDS][ID]` (no duplicates), and prints one JSON line:
+ * loopback, each with a distinct `data[FIELDS][ID]` (no duplicates) and the current second as `ts`, and prints one JSON line:
  * `{ sent, ok, failed, statuses, seconds, perSecond, p50Ms, p99Ms, maxMs }`.
  *
  * - `--rate N`: open loop, N requests/s on a fixed schedule (latency measured from the scheduled
@@ -44,7 +44,8 @@ function body(n: number): string {
     event: 'ONCRMDEALUPDATE',
     event_handler_id: '1',
     data: { FIELDS: { ID: String(offset + n) } },
-    ts: '1767225600',
+    // the second the event happened, as a portal sends it (keys of one portal then arrive in order: dedupe-key.ts)
+    ts: String(Math.floor(Date.now() / 1000)),
     auth: { domain: values.domain, member_id: values.member, application_token: values.token, user_id: '1', status: 'L', scope: 'crm' },
   });
 }

@@ -66,6 +66,11 @@ const REGISTRY = {
   // the app's own routes, per-portal settings, intake
   B24_ERR_UNAUTHORIZED: { message: 'The request is not signed or authorized for this portal', status: 401 },
   B24_ERR_SETTINGS: { message: 'Invalid portal settings', status: 400 },
+  // the admin dashboard (/admin)
+  B24_ERR_ADMIN_UNAUTHORIZED: { message: 'Admin authentication required: a session (POST /admin/login) or Authorization: Bearer <admin token>', status: 401 },
+  B24_ERR_ADMIN_CSRF: { message: 'The form is not from this dashboard: CSRF token or origin missing or wrong', status: 403 },
+  // integrations: the email service (Mailchimp) of the contacts sync
+  B24_ERR_EMAIL_SERVICE: { message: 'The email service answered with an error' },
 } as const satisfies Record<string, { message: string; status?: number }>;
 
 export type ErrorCode = keyof typeof REGISTRY;

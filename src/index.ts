@@ -52,6 +52,10 @@ export type {
   EventHandler,
   EventOptions,
   UserJobHandler,
+  UserBatchJobHandler,
+  BatchJobHandlerContext,
+  BatchItem,
+  JobBatchOptions,
   ScheduleHandler,
   RobotHandler,
   RobotDefinition,
@@ -80,10 +84,24 @@ export type {
   ServiceStart,
   ServiceStop,
   PortalDirectory,
+  JobDirectory,
+  PortalStateHandler,
+  PortalTokenTimes,
+  DeadLetterCount,
+  EventDirectory,
+  EventMinute,
+  LimitDirectory,
+  BucketView,
+  OperatingView,
+  Declaration,
 } from './app/kit.js';
+export type { MetricsConfig } from './app/builtins/metrics.js';
+export type { PortalState, PortalStateChange, PortalStateReason } from './store/portals.js';
+export type { RefreshFailureReason } from './oauth/refresh-failure.js';
 export type { EventDelivery } from './events/event-payload.js';
 export type { EventPayloads, EventDataOf } from './events/event-types.js';
 export type { Job, JobState, AttemptRecord, Json } from './queue/types.js';
+export type { BatchJobOutcome } from './queue/batch-run.js';
 export type { ScheduledJobPayload } from './scheduler/fire.js';
 
 // -- the REST client

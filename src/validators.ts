@@ -5,7 +5,7 @@
  */
 
 /**
- * member_id: the portal's tenant key. Real portals send 32 hex characters (protocol §1.4), but
+ * member_id: the portal's tenant key. Real portals send 32 hex characters (docs/protocol.md §1.4), but
  * nothing in the protocol promises that shape, and the emulator and tests use ids such as `m1`.
  * The check keeps what can safely go into a URL path (`/webhooks/:memberId/event`), a log line
  * and a store key: letters, digits, `_` and `-`, at most 64.
@@ -14,7 +14,7 @@ const MEMBER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * An event name, e.g. `ONCRMDEALADD`. Names are case-insensitive on the portal and delivered
- * upper-case (protocol §3.1, §3.7); the check accepts either case.
+ * upper-case (docs/protocol.md §3.1, §3.7); the check accepts either case.
  */
 export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_]{1,100}$/;
 
@@ -32,8 +32,8 @@ export function isEventName(value: unknown): value is string {
 }
 
 /**
- * A portal's host as a payload names it (`auth[domain]`, the install page's `DOMAIN`, protocol
- * §2.2, §2.3, §7.2): `acme.bitrix24.com`, `crm.example.com:8443`. A single label (`portal`) is
+ * A portal's host as a payload names it (`auth[domain]`, the install page's `DOMAIN`,
+ * docs/protocol.md §2.2, §2.3, §7.2): `acme.bitrix24.com`, `crm.example.com:8443`. A single label (`portal`) is
  * accepted: an on-premise portal may live at an intranet name.
  */
 export function isPortalDomain(value: unknown): value is string {

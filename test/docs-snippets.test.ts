@@ -116,10 +116,11 @@ interface Block {
 }
 
 function pages(): string[] {
-  const docs = readdirSync(path.join(repoRoot, 'docs'))
+  // docs/ and its folders (docs/integrations/…)
+  const docs = (readdirSync(path.join(repoRoot, 'docs'), { recursive: true }) as string[])
     .filter((name) => name.endsWith('.md'))
-    .sort()
-    .map((name) => `docs/${name}`);
+    .map((name) => `docs/${name.split(path.sep).join('/')}`)
+    .sort();
   return ['README.md', ...docs];
 }
 

@@ -31,7 +31,21 @@ const ENTRIES: Record<string, Entry> = {
   },
   'b24kit/emulator': {
     source: '../src/emulator/index.js',
-    names: ['DEFAULT_LIMITS', 'ENTERPRISE_LIMITS', 'Emulator', 'REALISTIC_COST', 'ZERO_COST', 'buildEmulatorServer', 'installApp', 'startEmulator'],
+    names: [
+      'DEFAULT_LIMITS',
+      'DEFAULT_MAILCHIMP_API_KEY',
+      'ENTERPRISE_LIMITS',
+      'Emulator',
+      'MailchimpEmulator',
+      'REALISTIC_COST',
+      'ZERO_COST',
+      'buildEmulatorServer',
+      'buildMailchimpServer',
+      'installApp',
+      'startEmulator',
+      'startMailchimpEmulator',
+      'subscriberHash',
+    ],
   },
   'b24kit/store': {
     source: '../src/store/public.js',
@@ -58,9 +72,11 @@ const ENTRIES: Record<string, Entry> = {
       'STANDARD_BUCKET',
       'StaticTokenProvider',
       'StoreBucketStateStore',
+      'StoreOperatingStateStore',
       'WebhookProvider',
       'bucketLimitsForLicense',
       'createPortalTokenProvider',
+      'createStoreOperatingTracker',
       'createStoreRateLimiter',
       'createTokenClient',
       'refreshIdlePortals',
@@ -69,6 +85,10 @@ const ENTRIES: Record<string, Entry> = {
   'b24kit/testing': {
     source: '../src/testing/index.js',
     names: ['emulatorControl', 'startTestApp'],
+  },
+  'b24kit/integrations': {
+    source: '../src/integrations/index.js',
+    names: ['ContactsSettings', 'ContactsSyncState', 'DEFAULT_STAGES', 'EmailServiceError', 'MailchimpAdapter', 'OrdersSettings', 'SchedulesSettings', 'WebhookRejected', 'contactsSyncPlugin', 'ordersPlugin', 'reconcileContacts', 'scheduledRulesPlugin', 'subscriberHash'],
   },
 };
 
@@ -157,7 +177,7 @@ console.log(JSON.stringify(names));`;
     assert.deepEqual(loaded.filter((url) => url.includes('/src/emulator/')), []);
   });
 
-  for (const specifier of ['b24kit/store', 'b24kit/rest']) {
+  for (const specifier of ['b24kit/store', 'b24kit/rest', 'b24kit/integrations']) {
     it(`importing ${specifier} loads no emulator module`, async () => {
       const loaded = await modulesLoadedBy(ENTRIES[specifier]!.source.replace(/\.js$/, '.ts'));
       assert.deepEqual(loaded.filter((url) => url.includes('/src/emulator/')), []);

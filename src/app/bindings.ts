@@ -1,6 +1,6 @@
 /**
  * After install and after every ONAPPUPDATE (the portal drops an app's handlers on update,
- * protocol §2.4): reconcile the portal's bindings with what the app declares — the events
+ * docs/protocol.md §2.4): reconcile the portal's bindings with what the app declares — the events
  * module's `reconcileBindings` (src/events/bindings.ts) binds the declared events to
  * `{appUrl}/webhooks/{memberId}/event` (offline ones with `event_type=offline`, plus ONOFFLINEEVENT
  * online for the drain's ping), unbinds stale ones of ours, and registers the robots at
@@ -32,15 +32,11 @@ export function bindingsHook(options: BindingsOptions): (portal: PortalInfo) => 
       log.warn({}, 'no public app URL (B24_APP_URL): event and robot bindings were not made');
       return;
     }
-    const notifySeconds = options.offlineNotifySeconds ?? DEFAULT_OFFLINE_NOTIFY_SECONDS;
-    const offlineNotify = options.definitions.offlineEvents.size > 0 && notifySeconds !== false ? { minTimeoutSeconds: notifySeconds } : undefined;
     const report = await reconcileBindings({
       client: options.client(portal.memberId),
       appUrl,
       memberId: portal.memberId,
-      events: options.definitions.onlineEvents(),
-      offlineEvents: [...options.definitions.offlineEvents],
-      ...(offlineNotify !== undefined ? { offlineNotify } : {}),
+      ...declaredBindings(options.definitions, options.offlineNotifySeconds),
       robots: [...options.definitions.robots.values()].map((robot) => robot.definition),
       logger: log,
     });
@@ -48,5 +44,21 @@ export function bindingsHook(options: BindingsOptions): (portal: PortalInfo) => 
       { bound: report.bound.length, unbound: report.unbound.length, kept: report.kept.length, robotsAdded: report.robotsAdded, robotsUpdated: report.robotsUpdated },
       'bindings reconciled',
     );
+  };
+}
+
+/**
+ * The event bindings an app declares (its handlers' events, online or offline, and ONOFFLINEEVENT's
+ * ping when offline events are declared): what the install hook binds and `b24kit doctor` checks.
+ */
+export function declaredBindings(
+  definitions: AppDefinitions,
+  offlineNotifySeconds: number | false = DEFAULT_OFFLINE_NOTIFY_SECONDS,
+): { events: string[]; offlineEvents: string[]; offlineNotify?: { minTimeoutSeconds: number } } {
+  const offlineEvents = [...definitions.offlineEvents];
+  return {
+    events: definitions.onlineEvents(),
+    offlineEvents,
+    ...(offlineEvents.length > 0 && offlineNotifySeconds !== false ? { offlineNotify: { minTimeoutSeconds: offlineNotifySeconds } } : {}),
   };
 }

@@ -26,7 +26,7 @@ import { AppDefinitions, APP_OWNER } from './definitions.js';
 import { ingest } from './intake.js';
 import { internals } from './internals.js';
 import { jobNames } from './job-names.js';
-import type { AppKit, AppSignal, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
+import type { AppKit, AppSignal, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, PortalStateHandler, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
 import { mayRegister, type B24Plugin } from './plugin.js';
 import { requireInstalledPortal } from './portal-gate.js';
 import { createAppWorker, startRoles, type Roles, type RunningRoles } from './processes.js';
@@ -44,6 +44,8 @@ import type {
   ScheduleDefinitionOptions,
   ScheduleHandler,
   UserJobHandler,
+  UserBatchJobHandler,
+  JobBatchOptions,
 } from './types.js';
 
 /** Types an app may declare: job payloads by name, and its settings (`createApp<{ jobs: …; settings: … }>()`). */
@@ -62,6 +64,10 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
   #opened: AppServices | undefined;
   #roles: RunningRoles | undefined;
   #builtins = false;
+  /** True once the app began opening: job types, routes and purges are wired then, for good. */
+  readonly #isOpened = (): boolean => this.#services !== undefined;
+  /** The app's own declarations go through the same kit as a plugin's, under the app's name. */
+  readonly #kit = new PluginKit(APP_OWNER, this.#definitions, this as unknown as B24App, this.#isOpened);
   /** `start({ keepAlivePattern })`, which wins over the app's. */
   #keepAlivePattern: string | undefined;
   #demoEmulator: RunningEmulator | undefined;
@@ -88,67 +94,73 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
    * and drained from the portal's queue.
    */
   on<E extends string>(event: E, handler: EventHandler<E, SettingsOf<T>>, options: EventOptions = {}): this {
-    this.#definitions.on(event, handler as unknown as EventHandler<string, never>, options);
+    this.#kit.on(event, handler as unknown as EventHandler<string, never>, options);
     return this;
   }
 
   /** Declares a job type; `enqueue` and `ingest` run it per portal. */
-  job<N extends keyof JobsOf<T> & string>(name: N, handler: UserJobHandler<JobsOf<T>[N], SettingsOf<T>>, options: JobOptions = {}): this {
-    this.#assertNotOpened('job');
-    this.#definitions.job(name, handler as unknown as UserJobHandler<never, never>, options);
+  job<N extends keyof JobsOf<T> & string>(name: N, handler: UserJobHandler<JobsOf<T>[N], SettingsOf<T>>, options?: JobOptions & { batch?: undefined }): this;
+  /** Declares a batch job type: the handler gets up to `options.batch.max` jobs of one portal and reports an outcome per job. */
+  job<N extends keyof JobsOf<T> & string>(name: N, handler: UserBatchJobHandler<JobsOf<T>[N], SettingsOf<T>>, options: JobOptions & { batch: JobBatchOptions }): this;
+  job(name: string, handler: UserJobHandler<never, never> | UserBatchJobHandler<never, never>, options: JobOptions = {}): this {
+    this.#kit.declareJob(name, handler, options);
     return this;
   }
 
   /** Runs `handler` per active portal at each fire time of `cron` (croner syntax, 5 or 6 fields). */
   schedule(name: string, cron: string, handler: ScheduleHandler<SettingsOf<T>>, options: ScheduleDefinitionOptions = {}): this {
-    this.#definitions.schedule(name, cron, handler as unknown as ScheduleHandler<never>, options);
+    this.#kit.schedule(name, cron, handler as unknown as ScheduleHandler<never>, options);
     return this;
   }
 
   /** Declares a robot (registered with each portal at install/update) and its handler. */
   robot(definition: RobotDefinition, handler: RobotHandler<SettingsOf<T>>): this {
-    this.#definitions.robot(definition, handler as unknown as RobotHandler<never>);
+    this.#kit.robot(definition, handler as unknown as RobotHandler<never>);
     return this;
   }
 
   /** An HTTP route on the app's server. A path with `:memberId` needs `{ auth }` (docs/plugins.md). */
   route(method: RouteMethod, path: string, handler: RouteHandler<SettingsOf<T>, JobsOf<T>>, options: RouteOptions = {}): this {
-    this.#assertNotOpened('route');
-    this.#definitions.route(method, path, handler as unknown as RouteHandler<never, never>, options);
+    this.#kit.route(method, path, handler as unknown as RouteHandler<never, never>, options);
     return this;
   }
 
   /** Runs after a portal installs the app (and after a first code exchange). */
   onInstall(hook: PortalHook<SettingsOf<T>>): this {
-    this.#definitions.hooks.install.push({ hook: hook as unknown as PortalHook<never>, owner: APP_OWNER });
+    this.#kit.onInstall(hook as unknown as PortalHook<never>);
     return this;
   }
 
   /** Runs after every app update (ONAPPUPDATE). */
   onUpdate(hook: PortalHook<SettingsOf<T>>): this {
-    this.#definitions.hooks.update.push({ hook: hook as unknown as PortalHook<never>, owner: APP_OWNER });
+    this.#kit.onUpdate(hook as unknown as PortalHook<never>);
     return this;
   }
 
   /** Runs after a portal uninstalled the app (before the CLEAN purge). */
   onUninstall(hook: UninstallHook): this {
-    this.#definitions.hooks.uninstall.push({ hook, owner: APP_OWNER });
+    this.#kit.onUninstall(hook);
     return this;
   }
 
   purgeOnUninstall(table: string, purge: PortalPurge): this {
-    this.#assertNotOpened('purgeOnUninstall');
-    this.#definitions.purge(table, purge, APP_OWNER);
+    this.#kit.purgeOnUninstall(table, purge);
     return this;
   }
 
   service(role: ProcessRole, start: ServiceStart): this {
-    this.#definitions.service(role, start, APP_OWNER);
+    this.#kit.service(role, start);
     return this;
   }
 
   observe(listener: (signal: AppSignal) => void): this {
-    this.#definitions.observers.push(listener);
+    this.#kit.observe(listener);
+    return this;
+  }
+
+  /** Called when a portal's state changes, in the process that changed it (docs/operations.md). */
+  onPortalStateChange(handler: PortalStateHandler): this {
+    this.#kit.onPortalStateChange(handler);
     return this;
   }
 
@@ -159,7 +171,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
     if (!mayRegister(plugin)) throw new B24Error('B24_ERR_APP_DEFINITION', `plugin ${plugin.name}: names starting with b24kit. are the framework's`);
     this.#definitions.plugin(plugin.name);
     if (plugin.settings) this.#definitions.declareSettings(plugin.name, plugin.settings as SettingsDeclaration);
-    plugin.setup(new PluginKit(plugin.name, this.#definitions, this as B24App) as unknown as AppKit<S, J>, options[0] as O);
+    plugin.setup(new PluginKit(plugin.name, this.#definitions, this as B24App, this.#isOpened) as unknown as AppKit<S, J>, options[0] as O);
     return this;
   }
 
@@ -291,9 +303,10 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
     }
     // demo mode: the emulator is the OAuth server and the portal (loaded only now, never by a production app)
     const { startDemoEmulator } = await import('./builtins/demo-emulator.js');
-    const emulator = await startDemoEmulator();
+    const emulator = await startDemoEmulator({ port: settings.demoEmulatorPort, logger: settings.logger });
     this.#demoEmulator = emulator;
-    settings.logger.warn({ emulatorUrl: emulator.url }, `DEMO MODE — no B24_CLIENT_ID set; using the built-in Bitrix24 emulator at ${emulator.url}`);
+    // the banner (builtins/demo.ts) says it once, with every URL, when the demo portal is installed
+    settings.logger.debug({ emulatorUrl: emulator.url }, `demo emulator listening at ${emulator.url}`);
     try {
       const credentials = { clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, oauthUrl: emulator.url, oauthUrlOverride: true };
       const services = await openServices(settings, this.#definitions, credentials, intake);
@@ -310,8 +323,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
   }
 
   #assertNotOpened(what: string): void {
-    // job types' retry policies, routes and purges are wired when the app opens
-    if (this.#services) throw new B24Error('B24_ERR_APP_DEFINITION', `app.${what}() must be called before init()/start()`);
+    if (this.#isOpened()) throw new B24Error('B24_ERR_APP_DEFINITION', `app.${what}() must be called before init()/start()`);
   }
 }
 
@@ -321,14 +333,30 @@ class PluginKit {
     readonly name: string,
     readonly definitions: AppDefinitions,
     readonly app: B24App,
+    /** Whether the app began opening: job types, routes and purges are wired then, so later ones are refused, not silently ignored. */
+    readonly isOpened: () => boolean,
   ) {}
+
+  #assertNotOpened(what: string): void {
+    if (!this.isOpened()) return;
+    const who = this.name === APP_OWNER ? 'app' : `plugin ${this.name}: kit`;
+    throw new B24Error('B24_ERR_APP_DEFINITION', `${who}.${what}() must be called before init()/start()`);
+  }
 
   on(event: string, handler: EventHandler<string, never>, options: EventOptions = {}): this {
     this.definitions.on(event, handler, options, this.name);
     return this;
   }
 
-  job(name: string, handler: UserJobHandler<never, never>, options: JobOptions = {}): this {
+  job(name: string, handler: UserJobHandler<never, never>, options?: JobOptions & { batch?: undefined }): this;
+  job(name: string, handler: UserBatchJobHandler<never, never>, options: JobOptions & { batch: JobBatchOptions }): this;
+  job(name: string, handler: UserJobHandler<never, never> | UserBatchJobHandler<never, never>, options: JobOptions = {}): this {
+    return this.declareJob(name, handler, options);
+  }
+
+  /** `job` without the overloads (the app's own `job` forwards here). */
+  declareJob(name: string, handler: UserJobHandler<never, never> | UserBatchJobHandler<never, never>, options: JobOptions = {}): this {
+    this.#assertNotOpened('job');
     this.definitions.job(name, handler, options, this.name);
     return this;
   }
@@ -344,6 +372,7 @@ class PluginKit {
   }
 
   route(method: RouteMethod, path: string, handler: RouteHandler<never, never>, options: RouteOptions = {}): this {
+    this.#assertNotOpened('route');
     this.definitions.route(method, path, handler, options, this.name);
     return this;
   }
@@ -364,6 +393,7 @@ class PluginKit {
   }
 
   purgeOnUninstall(table: string, purge: PortalPurge): this {
+    this.#assertNotOpened('purgeOnUninstall');
     this.definitions.purge(table, purge, this.name);
     return this;
   }
@@ -375,6 +405,11 @@ class PluginKit {
 
   observe(listener: (signal: AppSignal) => void): this {
     this.definitions.observers.push(listener);
+    return this;
+  }
+
+  onPortalStateChange(handler: PortalStateHandler): this {
+    this.definitions.stateHandlers.push({ handler, owner: this.name });
     return this;
   }
 

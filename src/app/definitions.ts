@@ -13,8 +13,8 @@ import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { validateRobotDefinition } from '../robots/definition.js';
 import { BUILTIN_PREFIX } from './plugin.js';
 import { EVENT_NAME, JOB_NAME, RESERVED_PREFIX, ROBOT_CODE, jobNames } from './job-names.js';
-import type { PortalHook, PortalPurge, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, AppSignal, UninstallHook } from './kit.js';
-import type { EventHandler, EventOptions, JobOptions, RobotDefinition, RobotHandler, ScheduleDefinitionOptions, ScheduleHandler, UserJobHandler } from './types.js';
+import type { PortalHook, PortalPurge, PortalStateHandler, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, AppSignal, UninstallHook } from './kit.js';
+import type { EventHandler, EventOptions, JobOptions, RobotDefinition, RobotHandler, ScheduleDefinitionOptions, ScheduleHandler, UserBatchJobHandler, UserJobHandler } from './types.js';
 
 /** The owner of the app's own declarations (and the namespace of its settings). */
 export const APP_OWNER = 'app';
@@ -52,7 +52,8 @@ export class AppDefinitions {
   readonly events = new Map<string, { handler: EventHandler<string, never>; owner: string }>();
   /** The events of `events` bound offline (drained from the portal's offline queue). */
   readonly offlineEvents = new Set<string>();
-  readonly jobs = new Map<string, { handler: UserJobHandler<never, never>; options: JobOptions; owner: string }>();
+  /** A job's handler is a UserBatchJobHandler when its options have `batch`. */
+  readonly jobs = new Map<string, { handler: UserJobHandler<never, never> | UserBatchJobHandler<never, never>; options: JobOptions; owner: string }>();
   readonly schedules = new Map<string, ScheduleEntry>();
   readonly robots = new Map<string, { definition: RobotDefinition; handler: RobotHandler<never>; owner: string }>();
   readonly routes: RouteEntry[] = [];
@@ -67,6 +68,8 @@ export class AppDefinitions {
   readonly purges = new Map<string, { purge: PortalPurge; owner: string }>();
   readonly services: ServiceEntry[] = [];
   readonly observers: Array<(signal: AppSignal) => void> = [];
+  /** `onPortalStateChange` handlers, by owner. */
+  readonly stateHandlers: Array<{ handler: PortalStateHandler; owner: string }> = [];
   /** Registered plugin names. */
   readonly plugins = new Set<string>();
 
@@ -78,9 +81,9 @@ export class AppDefinitions {
     const hook = APP_LIFECYCLE_HOOKS[name];
     check(hook === undefined, `${name} is handled by the framework: use ${hook} instead of on('${name}')`);
     const offline = options.offline === true;
-    // ONOFFLINEEVENT is the offline queue's ping: it cannot be offline itself (protocol §3.6), and
+    // ONOFFLINEEVENT is the offline queue's ping: it cannot be offline itself (docs/protocol.md §3.6), and
     // once offline events are declared the built-in offline-events plugin answers it with a drain
-    check(!(name === OFFLINE_NOTIFY_EVENT && offline), `${OFFLINE_NOTIFY_EVENT} cannot be bound offline (protocol §3.6)`);
+    check(!(name === OFFLINE_NOTIFY_EVENT && offline), `${OFFLINE_NOTIFY_EVENT} cannot be bound offline (docs/protocol.md §3.6)`);
     check(!(name === OFFLINE_NOTIFY_EVENT && !isBuiltin(owner) && this.offlineEvents.size > 0), `${OFFLINE_NOTIFY_EVENT} is handled by the framework when offline events are declared`);
     check(!(offline && this.events.has(OFFLINE_NOTIFY_EVENT)), `offline events need ${OFFLINE_NOTIFY_EVENT} for the framework: remove its handler`);
     const existing = this.events.get(name);
@@ -94,12 +97,14 @@ export class AppDefinitions {
     return [...this.events.keys()].filter((name) => !this.offlineEvents.has(name));
   }
 
-  job(name: string, handler: UserJobHandler<never, never>, options: JobOptions = {}, owner = APP_OWNER): void {
+  job(name: string, handler: UserJobHandler<never, never> | UserBatchJobHandler<never, never>, options: JobOptions = {}, owner = APP_OWNER): void {
     check(typeof name === 'string' && JOB_NAME.test(name), `job name "${String(name)}" is malformed ([A-Za-z0-9._:-], at most 100)`);
     checkReserved(name, owner, 'job');
     const existing = this.jobs.get(name);
     check(!existing, `job ${name} is already registered${existing ? ` (by ${existing.owner})` : ''}`);
     check(typeof handler === 'function', `the handler of job ${name} is not a function`);
+    const max = options.batch?.max;
+    check(options.batch === undefined || (Number.isInteger(max) && max! >= 1 && max! <= 1000), `job ${name}: batch.max must be an integer from 1 to 1000`);
     this.jobs.set(name, { handler, options, owner });
   }
 

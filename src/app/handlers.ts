@@ -5,7 +5,7 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
-import type { JobContext, JobHandler } from '../queue/index.js';
+import type { BatchJobContext, BatchJobType, JobContext, JobHandler } from '../queue/index.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
@@ -18,7 +18,8 @@ import { requireRunnablePortal } from './portal-gate.js';
 import type { PortalValues } from './portal-values.js';
 import { portalView } from './portal-view.js';
 import { sendRobotResult } from '../robots/reply.js';
-import type { HandlerContext, RobotCall } from './types.js';
+import { isFinalRobotFailure, robotFailureMessage } from '../robots/failure.js';
+import type { BatchJobHandlerContext, HandlerContext, RobotCall, UserBatchJobHandler, UserJobHandler } from './types.js';
 
 export interface HandlerServices {
   store: Store;
@@ -38,8 +39,9 @@ export function buildWorkerHandlers(definitions: AppDefinitions, services: Handl
   for (const [event, { handler, owner }] of definitions.events) {
     handlers[jobNames.event(event)] = runner(services, 'event', owner, (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx as never), { event });
   }
-  for (const [name, { handler, owner }] of definitions.jobs) {
-    handlers[jobNames.job(name)] = runner(services, 'job', owner, (job) => ({ payload: job.payload as never }), (ctx) => handler(ctx as never));
+  for (const [name, { handler, owner, options }] of definitions.jobs) {
+    if (options.batch) continue; // buildBatchHandlers
+    handlers[jobNames.job(name)] = runner(services, 'job', owner, (job) => ({ payload: job.payload as never }), (ctx) => (handler as UserJobHandler<never, never>)(ctx as never));
   }
   for (const [name, entry] of definitions.schedules) {
     handlers[jobNames.schedule(name)] = runner(services, 'schedule', entry.owner, (job) => ({ schedule: job.payload as ScheduledJobPayload }), (ctx) => entry.handler(ctx as never), {
@@ -52,10 +54,23 @@ export function buildWorkerHandlers(definitions: AppDefinitions, services: Handl
       'robot',
       owner,
       (job) => ({ robot: job.payload as RobotCall }),
-      async (ctx) => {
-        const values = (await handler(ctx as never)) ?? {};
+      async (ctx, job) => {
+        let values: Awaited<ReturnType<typeof handler>>;
+        try {
+          values = (await handler(ctx as never)) ?? {};
+        } catch (error) {
+          // failed for good: answer with the error, or the workflow waits in `running` (robots/failure.ts)
+          if (ctx.robot.useSubscription && isFinalRobotFailure(error, ctx.job.attempt, job.maxAttempts)) {
+            await ctx.once('b24kit:bizproc.event.send', async () => {
+              await sendRobotResult(ctx.b24, { eventToken: ctx.robot.eventToken, returnValues: {}, logMessage: robotFailureMessage(error) }, { signal: ctx.signal, logger: ctx.log });
+              return true;
+            });
+            ctx.log.warn({ err: error }, 'robot failed for good: answered the workflow with the error');
+          }
+          throw error;
+        }
         if (!ctx.robot.useSubscription) return values;
-        // the answer closes the robot's step (protocol §7.3); once: a retried job does not send it twice
+        // the answer closes the robot's step (docs/protocol.md §7.3); once: a retried job does not send it twice
         await ctx.once('b24kit:bizproc.event.send', async () => {
           await sendRobotResult(ctx.b24, { eventToken: ctx.robot.eventToken, returnValues: values }, { signal: ctx.signal, logger: ctx.log });
           return true;
@@ -73,7 +88,7 @@ function runner<X extends object>(
   kind: Kind,
   owner: string,
   extra: (job: JobContext['job']) => X,
-  call: (ctx: HandlerContext & X) => unknown,
+  call: (ctx: HandlerContext & X, job: JobContext['job']) => unknown,
   logFields: Record<string, string> = {},
 ): AnyHandler {
   return (async (jobContext: JobContext) => {
@@ -88,12 +103,13 @@ function runner<X extends object>(
       once: (key, fn) => runOnce({ store: services.store, jobId: job.id, memberId: job.memberId, nowMs: services.nowMs }, key, fn),
       job: { id: job.id, name: job.name, attempt: jobContext.attempt, key: job.key },
       signal: jobContext.signal,
+      store: services.store,
       ...extra(job),
     };
     const started = performance.now();
     let outcome: 'ok' | 'error' = 'error';
     try {
-      const result = await call(ctx);
+      const result = await call(ctx, job);
       outcome = 'ok';
       log.debug({}, `${kind} handler done`);
       return result === undefined ? null : result;
@@ -101,4 +117,40 @@ function runner<X extends object>(
       services.signal({ type: 'handler', kind, outcome, seconds: (performance.now() - started) / 1000 });
     }
   }) as AnyHandler;
+}
+
+/** The worker's batch job types: every job declared with `{ batch: { max } }`. */
+export function buildBatchHandlers(definitions: AppDefinitions, services: HandlerServices): Record<string, BatchJobType> {
+  const types: Record<string, BatchJobType> = {};
+  for (const [name, { handler, owner, options }] of definitions.jobs) {
+    if (!options.batch) continue;
+    types[jobNames.job(name)] = { size: options.batch.max, handler: batchRunner(services, owner, handler as UserBatchJobHandler<never, never>) };
+  }
+  return types;
+}
+
+/** One portal's context for a batch (its jobs are all of one portal: claim-batch.ts). */
+function batchRunner(services: HandlerServices, owner: string, handler: UserBatchJobHandler<never, never>): BatchJobType['handler'] {
+  return async (batch: BatchJobContext<never>) => {
+    const lead = batch.jobs[0]!;
+    const portal = await requireRunnablePortal(services.portals, lead.memberId);
+    const ctx: BatchJobHandlerContext<never, never> = {
+      portal: portalView(portal),
+      settings: services.values.for(lead.memberId, owner) as never,
+      b24: services.clients.get(lead.memberId),
+      log: services.logger.child({ memberId: lead.memberId, job: lead.name, jobIds: batch.jobs.map((job) => job.id) }),
+      signal: batch.signal,
+      store: services.store,
+      items: batch.jobs.map((job) => ({ job: { id: job.id, name: job.name, attempt: job.attempts, key: job.key }, payload: job.payload })),
+    };
+    const started = performance.now();
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      const outcomes = await handler(ctx);
+      outcome = 'ok';
+      return outcomes;
+    } finally {
+      services.signal({ type: 'handler', kind: 'job', outcome, seconds: (performance.now() - started) / 1000 });
+    }
+  };
 }

@@ -14,9 +14,9 @@ export const jobNames = {
 /** Prefix of the framework's own schedules and jobs: refused in user schedule names. */
 export const RESERVED_PREFIX = 'b24kit:';
 
-/** Event names (validators.ts): case-insensitive on the portal, delivered upper-case (protocol §3.1, §3.7). */
+/** Event names (validators.ts): case-insensitive on the portal, delivered upper-case (docs/protocol.md §3.1, §3.7). */
 export { EVENT_NAME_PATTERN as EVENT_NAME } from '../validators.js';
 /** User job and schedule names. */
 export const JOB_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
-/** Robot codes (protocol §7.1). */
+/** Robot codes (docs/protocol.md §7.1). */
 export const ROBOT_CODE = /^[A-Za-z0-9._-]{1,100}$/;

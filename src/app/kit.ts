@@ -6,8 +6,11 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
 import type { Job, JobState, Json } from '../queue/types.js';
+import type { DeadLetterCount } from '../queue/dead-letter-counts.js';
 import type { EventDelivery } from '../events/event-payload.js';
 import type { KeepAliveReport } from '../oauth/keep-alive.js';
+import type { RefreshFailureReason } from '../oauth/refresh-failure.js';
+import type { PortalStateChange } from '../store/portals.js';
 import type { B24Client } from '../rest/client.js';
 import type { Transaction } from '../store/types.js';
 import type { RouteAuth } from './route-auth.js';
@@ -22,7 +25,9 @@ import type {
   RobotHandler,
   ScheduleDefinitionOptions,
   ScheduleHandler,
+  UserBatchJobHandler,
   UserJobHandler,
+  JobBatchOptions,
 } from './types.js';
 
 /** Job payload types by job name. The default accepts any name with a JSON payload. */
@@ -138,13 +143,59 @@ export interface ServiceContext {
   /** The listening URL when the web role runs in this process. */
   url: string | undefined;
   portals: PortalDirectory;
-  jobs: { counts(): Promise<Record<JobState, number>> };
+  jobs: JobDirectory;
   /** The REST client of a portal. */
   client(memberId: string): B24Client;
+  /** The event inbox's counts (all processes). */
+  events: EventDirectory;
+  /** The REST limits: the shared buckets, and this process's view of the operating budget. */
+  limits: LimitDirectory;
+  /** What the app and each plugin declared (events, jobs, schedules, robots, routes, services), by owner. */
+  declarations(): Declaration[];
   /** The app's store (for the plugin's own tables). */
   store: import('../store/types.js').Store;
   /** Aborted when the role stops. */
   signal: AbortSignal;
+}
+
+export type { DeadLetterCount };
+
+/** The durable queue as a service sees it: counts, jobs, and the dead letters' replay and discard. */
+export interface JobDirectory {
+  /** Jobs in each state (all processes), of one portal when `memberId` is given. */
+  counts(filter?: { memberId?: string }): Promise<Record<JobState, number>>;
+  /** Jobs, newest first (at most 1,000; page with `beforeId`). */
+  list(filter?: { state?: JobState; memberId?: string; name?: string; beforeId?: number; limit?: number }): Promise<Job[]>;
+  get(id: number): Promise<Job | undefined>;
+  /** Runs a dead (or waiting) job again now, attempts reset (B24_ERR_JOB_STATE for a running or succeeded one). */
+  replay(id: number): Promise<Job>;
+  /** Replays every dead job (of one portal and/or one job name). Returns how many. */
+  replayDead(filter?: { memberId?: string; name?: string }): Promise<number>;
+  /** Deletes a dead job and its `ctx.once` memos for good (B24_ERR_JOB_STATE for any other state). */
+  discard(id: number): Promise<Job>;
+  /** Discards every dead job (of one portal and/or one job name). Returns how many. */
+  discardDead(filter?: { memberId?: string; name?: string }): Promise<number>;
+  /** Dead jobs (all processes) counted by job name and the error code of their last error. */
+  deadLetters(): Promise<DeadLetterCount[]>;
+}
+
+/** A portal's token times, for monitoring (the tokens themselves never leave the registry). */
+export interface PortalTokenTimes {
+  memberId: string;
+  domain: string;
+  state: PortalView['state'];
+  /** When the stored access token expires (epoch ms); in the past for an idle portal: it is refreshed on use. */
+  accessTokenExpiresAtMs: number;
+  /** When the stored refresh token was obtained (install, code exchange or refresh), epoch ms. */
+  refreshTokenObtainedAtMs: number;
+  /** Failed refreshes since the last good one. */
+  refreshFailures: number;
+  /** The user who installed the app (ONAPPINSTALL's auth), when known. */
+  installedByUserId: number | null;
+  /** When the portal was first stored (its install), epoch ms. */
+  installedAtMs: number;
+  /** Since when it needs re-authorization (epoch ms), null unless `needs_reauth`. */
+  needsReauthSinceMs: number | null;
 }
 
 /** The portals as a service sees them. */
@@ -152,8 +203,73 @@ export interface PortalDirectory {
   list(filter?: { state?: PortalView['state'] }): Promise<PortalView[]>;
   get(memberId: string): Promise<PortalView | undefined>;
   countByState(): Promise<Record<PortalView['state'], number>>;
-  /** Refreshes the tokens of portals idle for `idleMs` (7 days), so their refresh tokens never lapse unused. */
-  refreshIdle(options?: { idleMs?: number; limit?: number }): Promise<KeepAliveReport>;
+  /**
+   * Refreshes the tokens of portals idle for `idleMs` (7 days), at most `limit` (100), so their refresh
+   * tokens never lapse unused; at most `refreshesPerSecond` (1) refreshes start per second.
+   */
+  refreshIdle(options?: { idleMs?: number; limit?: number; refreshesPerSecond?: number }): Promise<KeepAliveReport>;
+  /** The token times of installed portals (active and needs_reauth), by member_id. */
+  tokenTimes(): Promise<PortalTokenTimes[]>;
+}
+
+/** Deliveries stored in the event inbox in one minute (retention purges old rows: older minutes read 0). */
+export interface EventMinute {
+  /** Epoch ms of the minute's start. */
+  minuteStartMs: number;
+  /** Stored with a job. */
+  queued: number;
+  /** Stored without a job (no handler declared). */
+  ignored: number;
+}
+
+/** The event inbox as a service sees it (all processes; duplicates and rejections are never stored: see the `delivery.*` signals). */
+export interface EventDirectory {
+  /** Deliveries per minute since `sinceMs` (only minutes that had some), oldest first. */
+  perMinute(options: { sinceMs: number }): Promise<EventMinute[]>;
+  /** Deliveries since `sinceMs` by event name and outcome. */
+  byEvent(options: { sinceMs: number }): Promise<Array<{ event: string; queued: number; ignored: number }>>;
+}
+
+/** One portal's leaky bucket in the shared store (docs/protocol.md §5.1). */
+export interface BucketView {
+  /** The bucket's key: the portal's member_id. */
+  memberId: string;
+  /** Requests in the bucket now (drained since the last request). */
+  level: number;
+  /** The limits this process applies to the portal (configuration, else its plan). */
+  drainPerSecond: number;
+  burst: number;
+  /** `app.info` LICENSE_FAMILY as last read, if ever. */
+  licenseFamily: string | null;
+  /** No request before this epoch ms (after a 503); 0 when not paused. */
+  pausedUntilMs: number;
+}
+
+/** Operating seconds of one method on one portal, as last reported to this process (docs/protocol.md §5.2). */
+export interface OperatingView {
+  memberId: string;
+  method: string;
+  operatingSeconds: number;
+  /** The budget per method and 10-minute window, in seconds. */
+  limitSeconds: number;
+  /** When the oldest minute leaves the window, epoch ms (0 when unknown). */
+  resetAtMs: number;
+}
+
+/** The REST limits as a service sees them. */
+export interface LimitDirectory {
+  /** Every portal's bucket (shared by all processes), level computed at the app's clock. */
+  buckets(): Promise<BucketView[]>;
+  /** Operating seconds per portal and method reported to THIS process's clients (each process keeps its own). */
+  operating(): OperatingView[];
+}
+
+/** One thing an owner ('app' or a plugin) declared. */
+export interface Declaration {
+  owner: string;
+  kind: 'event' | 'job' | 'schedule' | 'robot' | 'route' | 'service';
+  /** The event, job, schedule or robot code, `METHOD /path` of a route, or the role of a service. */
+  name: string;
 }
 
 /** A service's stop function (awaited at shutdown, in reverse start order). */
@@ -168,14 +284,24 @@ export type AppSignal =
   | { type: 'rest.request'; status: number; errorCode: string | undefined }
   | { type: 'rest.retry'; reason: string }
   | { type: 'handler'; kind: string; outcome: 'ok' | 'error'; seconds: number }
-  | { type: 'route'; path: string; outcome: 'ok' | 'unauthorized' | 'error' };
+  | { type: 'route'; path: string; outcome: 'ok' | 'unauthorized' | 'error' }
+  /** A token refresh this process attempted: a new pair, or why not (`reason`, a short fixed list). */
+  | { type: 'token.refresh'; memberId: string; outcome: 'refreshed' | 'failed'; reason: RefreshFailureReason | undefined };
+
+/**
+ * Told when a portal's state changes (see {@link AppKit.onPortalStateChange}). May be async; a
+ * throw or rejection is logged and changes nothing.
+ */
+export type PortalStateHandler = (change: PortalStateChange) => unknown;
 
 /** The verbs of an app and of every plugin. `S`: the settings type; `J`: job payloads by name. */
 export interface AppKit<S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> {
   /** 'app', or the plugin's name. */
   readonly name: string;
   on<E extends string>(event: E, handler: EventHandler<E, S>, options?: EventOptions): this;
-  job<N extends keyof J & string>(name: N, handler: UserJobHandler<J[N], S>, options?: JobOptions): this;
+  job<N extends keyof J & string>(name: N, handler: UserJobHandler<J[N], S>, options?: JobOptions & { batch?: undefined }): this;
+  /** A batch job type: the handler gets up to `options.batch.max` jobs of one portal and reports an outcome per job. */
+  job<N extends keyof J & string>(name: N, handler: UserBatchJobHandler<J[N], S>, options: JobOptions & { batch: JobBatchOptions }): this;
   schedule(name: string, cron: string, handler: ScheduleHandler<S>, options?: ScheduleDefinitionOptions): this;
   robot(definition: RobotDefinition, handler: RobotHandler<S>): this;
   route(method: RouteMethod, path: string, handler: RouteHandler<S, J>, options?: RouteOptions): this;
@@ -186,8 +312,15 @@ export interface AppKit<S extends Record<string, unknown> = Record<string, unkno
   purgeOnUninstall(table: string, purge: PortalPurge): this;
   /** A long-running part that runs in processes playing `role` (started after the role, stopped before it). */
   service(role: ProcessRole, start: ServiceStart): this;
-  /** Listens to the framework's signals (deliveries, credentials, REST exchanges, handler runs). */
+  /** Listens to the framework's signals (deliveries, credentials, REST exchanges, handler runs, token refreshes). */
   observe(listener: (signal: AppSignal) => void): this;
+  /**
+   * Called when a portal's state changes: installed or re-authorized (`active`), `needs_reauth`
+   * (with the reason, e.g. the refresh token was refused) or `uninstalled`. Only in the process
+   * that made the change, at most once per change, after it was stored; not re-delivered if this
+   * process dies first. Errors are logged and never undo or block the change.
+   */
+  onPortalStateChange(handler: PortalStateHandler): this;
   enqueue<N extends keyof J & string>(memberId: string, name: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
   ingest<N extends keyof J & string>(memberId: string, job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
   /**

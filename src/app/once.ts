@@ -5,7 +5,7 @@
  *
  * The window that remains: fn completed but the process died before the INSERT committed. Then
  * fn runs again. Give fn's effect a natural idempotency key where the API has one (ORIGIN_ID,
- * protocol §6.3) to close it.
+ * docs/protocol.md §6.3) to close it.
  */
 import { B24Error } from '../errors.js';
 import type { Store, Transaction } from '../store/types.js';
@@ -45,4 +45,12 @@ async function read(scope: OnceScope, key: string): Promise<{ found: boolean; va
 /** The per-portal cleanup for PortalRegistry.purge. */
 export async function deletePortalOnce(tx: Transaction, memberId: string): Promise<void> {
   await tx.run(`DELETE FROM ${ONCE_TABLE} WHERE member_id = ?`, [memberId]);
+}
+
+/** Deletes the memos of jobs about to be deleted (a discarded dead letter), in the caller's transaction. */
+export async function deleteJobsOnce(tx: Transaction, jobIds: readonly number[]): Promise<void> {
+  for (let start = 0; start < jobIds.length; start += 500) {
+    const chunk = jobIds.slice(start, start + 500);
+    await tx.run(`DELETE FROM ${ONCE_TABLE} WHERE job_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+  }
 }

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
-import { createPortalTokenProvider, PortalTokenService } from '../oauth/portal-token-provider.js';
+import { createPortalTokenProvider, PortalTokenService, type TokenRefreshOutcome } from '../oauth/portal-token-provider.js';
 import { createTokenClient } from '../oauth/token-client.js';
 import { PortalInstaller, type PortalInstallerOptions } from '../oauth/installer.js';
 import type { PortalLifecycleHooks } from '../oauth/lifecycle-hooks.js';
@@ -14,8 +14,11 @@ import { OAuthStateStore } from '../oauth/oauth-state.js';
 import { B24Client, type B24ClientOptions } from '../rest/client.js';
 import type { RateLimiter } from '../rest/limiter.js';
 import { createStoreRateLimiter, deletePortalBuckets } from '../rest/store-bucket.js';
+import type { OperatingStateStore } from '../rest/operating-share.js';
+import { OperatingTracker } from '../rest/operating.js';
+import { StoreOperatingStateStore, deletePortalOperating } from '../rest/store-operating.js';
 import type { SecretBox } from '../store/crypto.js';
-import { PortalRegistry } from '../store/portals.js';
+import { PortalRegistry, type PortalStateChange } from '../store/portals.js';
 import type { Store } from '../store/types.js';
 import { buildWebServer, type WebServerOptions } from '../server/app.js';
 
@@ -53,6 +56,10 @@ export interface PortalRuntimeOptions {
   onCredentials?: PortalInstallerOptions['onCredentials'];
   /** The process's one rate limiter. @defaultValue a store-backed, plan-aware one over `store` (shared by every process) */
   limiter?: RateLimiter;
+  /** Told of every portal state change this process makes (see PortalRegistryOptions.onStateChange). Must not throw. */
+  onPortalStateChange?: (change: PortalStateChange) => void;
+  /** Told of every token refresh this process attempts, and its outcome (metrics). Must not throw. */
+  onTokenRefresh?: (outcome: TokenRefreshOutcome) => void;
 }
 
 export interface PortalRuntime {
@@ -64,7 +71,15 @@ export interface PortalRuntime {
   server: FastifyInstance;
   /** The leaky buckets of every portal, in the store: give it to every B24Client of this process. */
   limiter: RateLimiter;
-  /** A REST client for one stored portal (tokens refreshed single-flight). Close it when done. */
+  /**
+   * The operating budgets of every portal and method, in the store: a client's tracker over it
+   * (`operating: { store: runtime.operatingStore }`) paces each method with every other process.
+   */
+  operatingStore: OperatingStateStore;
+  /**
+   * A REST client for one stored portal (tokens refreshed single-flight), over the runtime's
+   * limiter and, unless `operating` is a tracker, the runtime's operating budgets. Close it when done.
+   */
   client(memberId: string, options?: Omit<B24ClientOptions, 'provider'>): B24Client;
 }
 
@@ -74,7 +89,7 @@ export type PortalCore = Omit<PortalRuntime, 'server'>;
 export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 'routes' | 'allowedDomains'>): PortalCore {
   const nowMs = options.nowMs ?? Date.now;
   const { store, logger } = options;
-  const portals = new PortalRegistry({ store, secrets: options.secrets, nowMs });
+  const portals = new PortalRegistry({ store, secrets: options.secrets, nowMs, ...(options.onPortalStateChange ? { onStateChange: options.onPortalStateChange } : {}) });
   const tokenClient = createTokenClient({
     clientId: options.clientId,
     clientSecret: options.clientSecret,
@@ -82,7 +97,13 @@ export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 
     nowMs,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const tokens = new PortalTokenService({ portals, tokenClient, nowMs, logger: logger.child({ module: 'tokens' }) });
+  const tokens = new PortalTokenService({
+    portals,
+    tokenClient,
+    nowMs,
+    logger: logger.child({ module: 'tokens' }),
+    ...(options.onTokenRefresh ? { onRefresh: options.onTokenRefresh } : {}),
+  });
   const installer = new PortalInstaller({
     portals,
     tokenClient,
@@ -97,6 +118,8 @@ export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 
   const states = new OAuthStateStore({ store, nowMs });
   const limiter = options.limiter ?? createStoreRateLimiter({ store, now: nowMs, logger: logger.child({ module: 'rest' }) });
   portals.registerCleanup('b24kit_rest_buckets', deletePortalBuckets);
+  const operatingStore = new StoreOperatingStateStore({ store });
+  portals.registerCleanup('b24kit_rest_operating', deletePortalOperating);
   return {
     store,
     portals,
@@ -104,8 +127,15 @@ export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 
     installer,
     states,
     limiter,
+    operatingStore,
     client: (memberId, clientOptions = {}) =>
-      new B24Client({ logger: logger.child({ module: 'rest' }), limiter, ...clientOptions, provider: createPortalTokenProvider(tokens, memberId) }),
+      new B24Client({
+        logger: logger.child({ module: 'rest' }),
+        limiter,
+        ...clientOptions,
+        operating: clientOptions.operating instanceof OperatingTracker ? clientOptions.operating : { store: operatingStore, ...clientOptions.operating },
+        provider: createPortalTokenProvider(tokens, memberId),
+      }),
   };
 }
 

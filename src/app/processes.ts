@@ -5,15 +5,20 @@
  * the shutdown timeout) or are released with their attempt given back.
  */
 import { isIPv6 } from 'node:net';
+import { inboxByEvent, inboxPerMinute } from '../events/inbox-stats.js';
 import { refreshIdlePortals } from '../oauth/keep-alive.js';
+import { countDeadLetters } from '../queue/dead-letter-counts.js';
 import { Worker } from '../queue/index.js';
+import { levelAt } from '../rest/limiter.js';
+import { readStoredBuckets } from '../rest/store-bucket.js';
 import { Scheduler } from '../scheduler/index.js';
 import { APP_OWNER, type AppDefinitions } from './definitions.js';
-import { buildWorkerHandlers } from './handlers.js';
+import { buildBatchHandlers, buildWorkerHandlers } from './handlers.js';
 import { jobNames } from './job-names.js';
-import type { ProcessRole, ServiceContext, ServiceStop } from './kit.js';
+import type { Declaration, ProcessRole, ServiceContext, ServiceStop } from './kit.js';
+import { deleteJobsOnce } from './once.js';
 import { postponeForPortal } from './portal-gate.js';
-import { portalTimeZones } from './portal-settings.js';
+import { portalTimeZones } from './portal-time-zone.js';
 import { portalView } from './portal-view.js';
 import type { AppServices } from './services.js';
 import type { ResolvedSettings } from './settings.js';
@@ -44,17 +49,19 @@ export interface RunningRoles {
 /** The app's worker: a handler per declared job type, the portal-aware postpone policy. */
 export function createAppWorker(settings: ResolvedSettings, definitions: AppDefinitions, services: AppServices, overrides: { pollIntervalMs?: number } = {}): Worker {
   const { logger } = settings;
+  const handlerServices = {
+    store: services.store,
+    portals: services.portals,
+    clients: services.clients,
+    logger,
+    nowMs: settings.nowMs,
+    values: services.values,
+    signal: services.signal,
+  };
   return new Worker({
     queue: services.queue,
-    handlers: buildWorkerHandlers(definitions, {
-      store: services.store,
-      portals: services.portals,
-      clients: services.clients,
-      logger,
-      nowMs: settings.nowMs,
-      values: services.values,
-      signal: services.signal,
-    }),
+    handlers: buildWorkerHandlers(definitions, handlerServices),
+    batchHandlers: buildBatchHandlers(definitions, handlerServices),
     concurrency: settings.config.worker?.concurrency ?? 8,
     pollIntervalMs: overrides.pollIntervalMs ?? settings.config.worker?.pollIntervalMs ?? 1000,
     postponeFor: postponeForPortal,
@@ -107,7 +114,7 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
       const running = new Scheduler({
         store: services.store,
         queue: services.queue,
-        // each portal in its own zone when known (learned at install, portal-settings.ts), else the default
+        // each portal in its own zone when known (learned at install, portal-time-zone.ts), else the default
         portals: async () => {
           const [active, zones] = await Promise.all([services.portals.list({ state: 'active' }), portalTimeZones(services.store)]);
           return active.map((portal) => ({ memberId: portal.memberId, timeZone: zones.get(portal.memberId) ?? null }));
@@ -138,7 +145,7 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
     if (counts.needs_reauth > 0) logger.warn({ count: counts.needs_reauth }, 'portals need re-authorization: see `b24kit portals list --state needs_reauth`');
     if (url && !settings.demo) logger.info({ appUrl: services.appUrl.current }, `install handler: ${services.appUrl.current ?? url}/install`);
     // the services of the app and its plugins for the roles this process plays, in declaration order
-    const context = serviceContext(settings, services, url, abort.signal);
+    const context = serviceContext(settings, services, url, abort.signal, definitions);
     for (const entry of definitions.services) {
       if (!played.includes(entry.role)) continue;
       const log = entry.owner === APP_OWNER ? logger : logger.child({ plugin: entry.owner });
@@ -152,15 +159,55 @@ export async function startRoles(settings: ResolvedSettings, definitions: AppDef
   }
 }
 
-function serviceContext(settings: ResolvedSettings, services: AppServices, url: string | undefined, signal: AbortSignal): ServiceContext {
+function serviceContext(settings: ResolvedSettings, services: AppServices, url: string | undefined, signal: AbortSignal, definitions: AppDefinitions): ServiceContext {
   return {
+    declarations: () => declarations(definitions),
+    events: {
+      perMinute: ({ sinceMs }) => inboxPerMinute(services.store, sinceMs),
+      byEvent: ({ sinceMs }) => inboxByEvent(services.store, sinceMs),
+    },
+    limits: {
+      buckets: async () => {
+        const now = settings.nowMs();
+        return (await readStoredBuckets(services.store)).map((bucket) => {
+          const limits = services.limiter.limitsFor(bucket.key);
+          return {
+            memberId: bucket.key,
+            level: bucket.state ? levelAt(bucket.state, now, limits) : 0,
+            drainPerSecond: limits.drainPerSecond,
+            burst: limits.burst,
+            licenseFamily: bucket.licenseFamily,
+            pausedUntilMs: bucket.state && bucket.state.pausedUntilMs > now ? bucket.state.pausedUntilMs : 0,
+          };
+        });
+      },
+      operating: () => {
+        const tracker = services.clients.operating;
+        return [...tracker.entries()].map(({ portal, method, state }) => ({
+          memberId: portal,
+          method,
+          operatingSeconds: state.operatingSeconds,
+          limitSeconds: tracker.limits.limitSeconds,
+          resetAtMs: state.resetAtMs,
+        }));
+      },
+    },
     log: settings.logger,
     nowMs: settings.nowMs,
     url,
     signal,
     store: services.store,
     client: (memberId) => services.clients.get(memberId),
-    jobs: { counts: () => services.queue.counts() },
+    jobs: {
+      counts: (filter = {}) => services.queue.counts(filter),
+      list: (filter = {}) => services.queue.list(filter),
+      get: (id) => services.queue.get(id),
+      replay: (id) => services.queue.replay(id),
+      replayDead: (filter = {}) => services.queue.replayDead(filter),
+      discard: (id) => services.queue.discard(id, deleteJobsOnce),
+      discardDead: (filter = {}) => services.queue.discardDead(filter, deleteJobsOnce),
+      deadLetters: () => countDeadLetters(services.store),
+    },
     portals: {
       list: async (filter = {}) => (await services.portals.list(filter.state ? { state: filter.state } : {})).map(portalView),
       get: async (memberId) => {
@@ -169,6 +216,20 @@ function serviceContext(settings: ResolvedSettings, services: AppServices, url: 
       },
       countByState: () => services.portals.countByState(),
       refreshIdle: (options = {}) => refreshIdlePortals({ portals: services.portals, tokens: services.tokens, ...options }),
+      tokenTimes: async () =>
+        (await services.portals.list())
+          .filter((portal) => portal.state !== 'uninstalled')
+          .map((portal) => ({
+            memberId: portal.memberId,
+            domain: portal.domain,
+            state: portal.state,
+            accessTokenExpiresAtMs: portal.expiresAtMs,
+            refreshTokenObtainedAtMs: portal.lastRefreshedAtMs ?? portal.createdAtMs,
+            refreshFailures: portal.refreshFailures,
+            installedByUserId: portal.installedByUserId,
+            installedAtMs: portal.createdAtMs,
+            needsReauthSinceMs: portal.state === 'needs_reauth' ? portal.needsReauthSinceMs : null,
+          })),
     },
   };
 }
@@ -177,4 +238,16 @@ function serviceContext(settings: ResolvedSettings, services: AppServices, url: 
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return isIPv6(host) ? `[${host}]` : host;
+}
+
+/** What each owner declared, for `ServiceContext.declarations()`. */
+function declarations(definitions: AppDefinitions): Declaration[] {
+  const list: Declaration[] = [];
+  for (const [name, entry] of definitions.events) list.push({ owner: entry.owner, kind: 'event', name });
+  for (const [name, entry] of definitions.jobs) list.push({ owner: entry.owner, kind: 'job', name });
+  for (const entry of definitions.schedules.values()) list.push({ owner: entry.owner, kind: 'schedule', name: entry.name });
+  for (const [name, entry] of definitions.robots) list.push({ owner: entry.owner, kind: 'robot', name });
+  for (const entry of definitions.routes) list.push({ owner: entry.owner, kind: 'route', name: `${entry.method} ${entry.path}` });
+  for (const entry of definitions.services) list.push({ owner: entry.owner, kind: 'service', name: entry.role });
+  return list;
 }

@@ -26,7 +26,6 @@ import { B24Error } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { INBOX_TABLE } from '../events/inbox.js';
-import { errorText } from '../queue/errors.js';
 import { JOBS_TABLE } from '../queue/job-row.js';
 import { compileCron, type CompiledCron } from '../scheduler/cron.js';
 import { SLOTS_TABLE } from '../scheduler/fire.js';
@@ -241,7 +240,7 @@ export class RetentionRunner {
     const run = (): void => {
       if (this.#running) return;
       this.#running = this.tick()
-        .catch((error: unknown) => this.#logger.error({ err: errorText(error) }, 'retention run failed'))
+        .catch((error: unknown) => this.#logger.error({ err: error }, 'retention run failed'))
         .finally(() => (this.#running = undefined));
     };
     this.#timer = setInterval(run, this.#intervalMs);

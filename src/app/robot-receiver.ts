@@ -1,5 +1,5 @@
 /**
- * Robot calls (`POST /robots/:memberId/:code`, protocol §7.2): read by the robots module's
+ * Robot calls (`POST /robots/:memberId/:code`, docs/protocol.md §7.2): read by the robots module's
  * `parseRobotRequest` (every field checked, the URL's member_id and code matched), authenticated
  * like events (events/receiver.ts `authenticate`), keyed by `robotCallDedupeKey` (workflow_id +
  * event_token: one key per execution), stripped of its tokens (`robotCallRecord`), recorded in

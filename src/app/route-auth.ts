@@ -50,9 +50,10 @@ export interface RouteAuth {
   readonly secretKey: string;
   /**
    * True when the request is authentic under `secret`. `secret` is a random dummy when the portal
-   * or its secret is missing, so that the work done is the same.
+   * or its secret is missing, so that the work done is the same. `query` is the parsed query string
+   * (for services that can only put a secret in the URL they call, as Mailchimp's webhooks).
    */
-  verify(request: { headers: Record<string, string | string[] | undefined>; rawBody: Buffer; nowMs: number }, secret: string): boolean;
+  verify(request: { headers: Record<string, string | string[] | undefined>; rawBody: Buffer; nowMs: number; query?: Record<string, unknown> }, secret: string): boolean;
 }
 
 function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -138,7 +138,7 @@ async function authenticate(route: RouteEntry, memberId: string, request: Fastif
   } catch (error) {
     parts.logger.error({ err: error, memberId, route: route.path }, 'route auth: the portal secret could not be read');
   }
-  const ok = auth.verify({ headers: request.headers, rawBody, nowMs: parts.nowMs() }, secret ?? dummySecret());
+  const ok = auth.verify({ headers: request.headers, rawBody, nowMs: parts.nowMs(), query: (request.query ?? {}) as Record<string, unknown> }, secret ?? dummySecret());
   if (ok && secret !== undefined && portal) return portal;
   request.log.warn({ memberId: wellFormed ? memberId : undefined, route: route.path, known: portal !== undefined, secretSet: secret !== undefined }, 'route request refused: not authentic for the portal');
   return undefined;

@@ -18,7 +18,7 @@ import type { PortalHook } from '../oauth/lifecycle-hooks.js';
 import { registerRobotRoutes } from '../server/routes/robots.js';
 import { createSecretBox, resolveSecretKey } from '../store/crypto.js';
 import { openStore } from '../store/index.js';
-import type { PortalInfo, PortalRegistry } from '../store/portals.js';
+import type { PortalInfo, PortalRegistry, PortalStateChange } from '../store/portals.js';
 import type { Store } from '../store/types.js';
 import type { FastifyInstance } from 'fastify';
 import { bindingsHook } from './bindings.js';
@@ -29,7 +29,7 @@ import { jobNames } from './job-names.js';
 import type { AppSignal } from './kit.js';
 import { deletePortalOnce, ONCE_TABLE } from './once.js';
 import { buildPortalServer, createPortalCore } from './portal-runtime.js';
-import { deletePortalSettings, learnTimeZoneHook, PORTAL_SETTINGS_TABLE } from './portal-settings.js';
+import { deletePortalSettings, learnTimeZoneHook, PORTAL_SETTINGS_TABLE } from './portal-time-zone.js';
 import { deletePortalValues, PORTAL_VALUES_TABLE, PortalValues } from './portal-values.js';
 import { portalView } from './portal-view.js';
 import { RobotReceiver } from './robot-receiver.js';
@@ -96,6 +96,19 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
         }
       }
     };
+    // onPortalStateChange: after the change is stored; a handler's throw or rejection is only logged
+    const stateChanged = (change: PortalStateChange): void => {
+      const log = logger.child({ memberId: change.memberId });
+      log.info({ from: change.from ?? null, to: change.to, reason: change.reason, ...(change.bitrixCode ? { bitrixCode: change.bitrixCode } : {}) }, 'portal state changed');
+      for (const { handler, owner } of definitions.stateHandlers) {
+        const failed = (error: unknown): void => log.error({ err: error, ...(owner !== APP_OWNER ? { plugin: owner } : {}), to: change.to }, 'an onPortalStateChange handler failed');
+        try {
+          Promise.resolve(handler({ ...change })).catch(failed);
+        } catch (error) {
+          failed(error);
+        }
+      }
+    };
     const secrets = createSecretBox(resolveSecretKey({ key: settings.secretKey, dataDir: settings.dataDir, logger }));
     let store = settings.store;
     if (!store) {
@@ -103,7 +116,8 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       store = opened;
       closers.push(() => opened.close());
     }
-    const jobTypes = Object.fromEntries([...definitions.jobs].map(([name, { options }]) => [jobNames.job(name), options]));
+    // the retry policy only: `batch` is the worker's business
+    const jobTypes = Object.fromEntries([...definitions.jobs].map(([name, { options: { batch: _batch, ...retry } }]) => [jobNames.job(name), retry]));
     const queue = new JobQueue({ store, nowMs, logger: logger.child({ module: 'queue' }), jobTypes, ...settings.config.queue });
     const core = createPortalCore({
       store,
@@ -113,10 +127,14 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       nowMs,
       ...(settings.fetch ? { fetch: settings.fetch } : {}),
       onCredentials: (entry) => signal({ type: 'credentials', route: entry.route, outcome: entry.outcome, memberId: entry.memberId ?? null }),
+      onPortalStateChange: stateChanged,
+      onTokenRefresh: (outcome) =>
+        signal({ type: 'token.refresh', memberId: outcome.memberId, outcome: outcome.ok ? 'refreshed' : 'failed', reason: outcome.ok ? undefined : outcome.reason }),
     });
     const clients = new PortalClients({
       tokens: core.tokens,
       limiter: core.limiter,
+      operatingStore: core.operatingStore,
       ...(settings.config.rest ? { rest: settings.config.rest } : {}),
       logger,
       onEvent: (event) => {

@@ -3,12 +3,15 @@
  * options win; whatever is missing comes from `loadConfig(process.env)` (or `env`). Without a
  * client_id anywhere, the app runs in demo mode (an in-process emulator, runtime/demo.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger as PinoLogger } from 'pino';
-import { loadConfig, type B24kitConfig } from '../config/index.js';
+import { DEFAULT_DEMO_EMULATOR_PORT, loadConfig, type B24kitConfig } from '../config/index.js';
 import type { QueueOptions } from '../queue/index.js';
+import { logDestination } from '../log/format.js';
 import { createServerLogger } from '../server/logging.js';
 import type { Store } from '../store/types.js';
 import type { AppRestOptions } from './clients.js';
+import type { MetricsConfig } from './builtins/metrics.js';
 import type { SettingsDeclaration } from './kit.js';
 import type { ServerOptions } from './portal-runtime.js';
 
@@ -29,7 +32,7 @@ export interface AppConfig<S extends Record<string, unknown> = Record<string, un
   oauthUrl?: string;
   /** The public base URL (event and robot handler URLs are built on it). @defaultValue B24_APP_URL, in demo mode the listening URL */
   appUrl?: string;
-  /** @defaultValue a redacting pino logger at LOG_LEVEL on stdout */
+  /** @defaultValue a redacting pino logger at LOG_LEVEL on stdout: readable lines on a terminal, JSON otherwise (B24KIT_LOG_FORMAT) */
   logger?: PinoLogger;
   /** The clock, epoch ms (tests pass the emulator's). @defaultValue Date.now */
   nowMs?: () => number;
@@ -77,6 +80,8 @@ export interface AppConfig<S extends Record<string, unknown> = Record<string, un
   rest?: AppRestOptions;
   /** Cron pattern of the refresh-token keep-alive (runs with the scheduler). @defaultValue '17 * * * *' */
   keepAlivePattern?: string;
+  /** `GET /metrics`: per-portal token series, off by default (docs/operations.md). */
+  metrics?: MetricsConfig;
   /**
    * How long a successful event authentication (member_id + application_token) is remembered, in
    * ms; 0 disables. Bounds how long ANOTHER process's ONAPPUPDATE/ONAPPUNINSTALL takes to reach
@@ -85,6 +90,18 @@ export interface AppConfig<S extends Record<string, unknown> = Record<string, un
   authCacheMs?: number;
   /** Demo mode: fire a sample event every this many ms. @defaultValue 3000 */
   demoTrickleMs?: number;
+  /**
+   * Demo mode: the built-in emulator's port; 0 = any free one. A taken port falls back to a free one,
+   * with a warning. @defaultValue B24KIT_DEMO_EMULATOR_PORT, else 3999
+   */
+  demoEmulatorPort?: number;
+  /**
+   * The token of the admin dashboard (/admin) and its API (/admin/api, as a bearer token), at least
+   * 16 characters; none = no dashboard (docs/operations.md "Dashboard"). In demo mode without one, a
+   * random token is generated for the run and printed once, in the demo banner (a demo-only
+   * convenience: a configured token is never printed). @defaultValue B24KIT_ADMIN_TOKEN
+   */
+  adminToken?: string;
 }
 
 export interface OfflineEventsConfig {
@@ -146,6 +163,11 @@ export interface ResolvedSettings {
   port: number;
   host: string;
   portalDomains: string[];
+  /** The admin token (AppConfig.adminToken); in demo mode generated when none is configured. */
+  adminToken: string | undefined;
+  /** True when `adminToken` was generated for this demo run (only then may the banner print it). */
+  adminTokenGenerated: boolean;
+  demoEmulatorPort: number;
   config: AppConfig<never>;
 }
 
@@ -154,6 +176,9 @@ export function resolveSettings(config: AppConfig<never>): ResolvedSettings {
   const env = config.env ?? (explicit ? undefined : loadConfig(process.env));
   const clientId = config.clientId ?? env?.clientId;
   const demo = clientId === undefined;
+  const configuredAdminToken = config.adminToken ?? env?.adminToken;
+  // demo only: the token of a process whose every portal is the emulator's, for the banner's dashboard link
+  const adminTokenGenerated = demo && configuredAdminToken === undefined;
   return {
     demo,
     store: config.store,
@@ -165,13 +190,16 @@ export function resolveSettings(config: AppConfig<never>): ResolvedSettings {
     oauthUrl: (config.oauthUrl ?? env?.oauthUrl ?? 'https://oauth.bitrix.info').replace(/\/+$/, ''),
     oauthUrlOverride: config.oauthUrl !== undefined || (env?.oauthUrlOverride ?? false),
     appUrl: (config.appUrl ?? env?.appUrl)?.replace(/\/+$/, ''),
-    logger: config.logger ?? createServerLogger({ level: env?.logLevel ?? 'info' }),
+    logger: config.logger ?? createServerLogger({ level: env?.logLevel ?? 'info', destination: logDestination(env?.logFormat, process.stdout) }),
     nowMs: config.nowMs ?? Date.now,
     fetch: config.fetch,
     port: config.port ?? env?.port ?? 3000,
     host: config.host ?? env?.host ?? (demo ? '127.0.0.1' : '0.0.0.0'),
     // the demo emulator's portals live under *.bitrix24.test
     portalDomains: config.portalDomains ?? [...(env?.portalDomains ?? []), ...(demo ? ['*.bitrix24.test'] : [])],
+    adminToken: adminTokenGenerated ? randomBytes(24).toString('base64url') : configuredAdminToken,
+    adminTokenGenerated,
+    demoEmulatorPort: config.demoEmulatorPort ?? env?.demoEmulatorPort ?? DEFAULT_DEMO_EMULATOR_PORT,
     config,
   };
 }

@@ -5,12 +5,14 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
 import type { EventDataOf } from '../events/event-types.js';
+import type { BatchJobOutcome } from '../queue/batch-run.js';
 import type { Json, JobTypeOptions } from '../queue/types.js';
 import type { B24Client } from '../rest/client.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { CatchUpPolicy } from '../scheduler/slots.js';
 import type { PortalState } from '../store/portals.js';
 import type { RobotCallRecord } from '../robots/robot-request.js';
+import type { Store } from '../store/types.js';
 
 /** The portal a handler works for. No tokens: calls go through `ctx.b24`. */
 export interface PortalView {
@@ -19,7 +21,7 @@ export interface PortalView {
   /** e.g. `https://acme.bitrix24.com/rest/` */
   clientEndpoint: string;
   scope: string[];
-  /** App status letter (protocol §2.8). */
+  /** App status letter (docs/protocol.md §2.8). */
   status: string;
   state: PortalState;
 }
@@ -51,6 +53,12 @@ export interface HandlerContext<S extends Record<string, unknown> = Record<strin
   job: { id: number; name: string; attempt: number; key: string | null };
   /** Aborted when this run no longer counts (lease lost, shutdown). Pass it to long calls. */
   signal: AbortSignal;
+  /**
+   * The app's store, for a plugin's own small tables (as `ServiceContext.store`): SQL that runs on
+   * SQLite and PostgreSQL (docs/store.md), rows keyed by `portal.memberId`, deleted on an uninstall
+   * with CLEAN through `purgeOnUninstall`. Not for the framework's own tables.
+   */
+  store: Store;
 }
 
 /** `event.data` is typed for the documented events (events/event-types.ts), `Json` for others. */
@@ -87,7 +95,7 @@ export type RobotHandler<S extends Record<string, unknown> = Record<string, unkn
 
 export interface EventOptions {
   /**
-   * Bind the event offline (`event_type=offline`, protocol §3.6): the portal queues it (the latest
+   * Bind the event offline (`event_type=offline`, docs/protocol.md §3.6): the portal queues it (the latest
    * state per object) instead of POSTing it, and the app drains the queue — on the ONOFFLINEEVENT
    * ping and on a schedule (`createApp({ offlineEvents })`). For events that must not be lost: an
    * online delivery that fails is never repeated. The handler runs as for online events; `ctx.event`
@@ -96,8 +104,44 @@ export interface EventOptions {
   offline?: boolean;
 }
 
-/** A job type's retry policy: maxAttempts, baseDelayMs, capDelayMs (queue/types.ts). */
-export type JobOptions = JobTypeOptions;
+/**
+ * A job type's retry policy (maxAttempts, baseDelayMs, capDelayMs, retryPermanentErrors:
+ * queue/types.ts), and whether its jobs run in batches.
+ */
+export interface JobOptions extends JobTypeOptions {
+  /**
+   * Run the jobs in batches: the handler (a {@link UserBatchJobHandler}) gets up to `max` due jobs of
+   * this name and ONE portal at a time, and reports an outcome per job (docs/app.md, "Batch jobs").
+   * @defaultValue none: one job per handler call
+   */
+  batch?: JobBatchOptions;
+}
+
+export interface JobBatchOptions {
+  /** Jobs per handler call at most (1–1000): a worker that claims one job of the type takes up to max − 1 more of the same portal. */
+  max: number;
+}
+
+/** One job of a batch, as its handler sees it. */
+export interface BatchItem<P = Json> {
+  job: { id: number; name: string; attempt: number; key: string | null };
+  payload: P;
+}
+
+/** What a batch job handler gets: one portal's context and its jobs (no `ctx.once`: it is per job). */
+export interface BatchJobHandlerContext<P = Json, S extends Record<string, unknown> = Record<string, unknown>> extends Omit<HandlerContext<S>, 'once' | 'job'> {
+  /** The batch, oldest first, all of `portal`. */
+  items: ReadonlyArray<BatchItem<P>>;
+}
+
+/**
+ * A batch job's handler: returns one outcome per item, in `ctx.items` order (`{ status: 'done', result }`,
+ * `{ status: 'retry', error }` — as if that job alone had thrown it — or `{ status: 'dead', error }`).
+ * A throw is every item's `retry` with that error.
+ */
+export type UserBatchJobHandler<P = Json, S extends Record<string, unknown> = Record<string, unknown>> = (
+  ctx: BatchJobHandlerContext<P, S>,
+) => Promise<ReadonlyArray<BatchJobOutcome | undefined>> | ReadonlyArray<BatchJobOutcome | undefined>;
 
 export interface EnqueueOptions {
   /** Idempotency key: a second enqueue with the same (portal, job, key) returns the first job. */
@@ -115,5 +159,5 @@ export interface ScheduleDefinitionOptions {
   maxAttempts?: number;
 }
 
-/** A robot (protocol §7.1): the robots module's definition (src/robots/definition.ts); registered at install/update. */
+/** A robot (docs/protocol.md §7.1): the robots module's definition (src/robots/definition.ts); registered at install/update. */
 export type { RobotDefinition, RobotPropertyInput as RobotProperty } from '../robots/definition.js';

@@ -1,7 +1,8 @@
 /**
  * Which app `b24kit start|web|worker` runs:
  * - `--app ./app.js`: a module whose default export (or `app` export) is the app from createApp();
- * - no `--app`, demo mode (no B24_CLIENT_ID): the sample app of app/builtins/demo-app.ts;
+ * - no `--app`, demo mode (no B24_CLIENT_ID): the sample app of app/builtins/demo-app.ts, with the
+ *   built-in integrations;
  * - no `--app` otherwise: an app with no handlers (install, OAuth and lifecycle only), with a warning.
  * A user's own script may instead call `app.start()` itself (docs/app.md).
  */
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger as PinoLogger } from 'pino';
 import { createApp, type B24App } from '../app/create-app.js';
-import { sampleAppPlugin } from '../app/builtins/demo-app.js';
+import { registerDemoApp } from '../app/builtins/demo-app.js';
 import { B24Error } from '../errors.js';
 
 export async function loadApp(options: { appPath?: string; logger: PinoLogger; demoTrickleMs?: number }): Promise<B24App> {
@@ -20,7 +21,7 @@ export async function loadApp(options: { appPath?: string; logger: PinoLogger; d
     return app;
   }
   const app = createApp({ logger: options.logger, ...(options.demoTrickleMs ? { demoTrickleMs: options.demoTrickleMs } : {}) });
-  if (app.demo) app.register(sampleAppPlugin);
+  if (app.demo) registerDemoApp(app);
   else options.logger.warn({}, 'no --app given: serving install, OAuth and lifecycle events only (no handlers)');
   return app;
 }

@@ -4,10 +4,7 @@
  */
 import type { Command } from 'commander';
 import { B24Error } from '../errors.js';
-import { createPortalRuntime } from '../app/portal-runtime.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../app/builtins/demo.js';
-import { createSecretBox, resolveSecretKey } from '../store/crypto.js';
-import { cliConfig, cliLogger, describeError, withStore } from './context.js';
+import { cliConfig, cliLogger, cliPortalRuntime, describeError, withStore } from './context.js';
 
 function params(text: string | undefined): Record<string, unknown> {
   if (text === undefined || text.trim() === '') return {};
@@ -44,15 +41,7 @@ async function call(memberId: string, method: string, json: string | undefined):
   const config = cliConfig();
   const logger = cliLogger(config);
   await withStore(config, async (store) => {
-    const runtime = createPortalRuntime({
-      store,
-      secrets: createSecretBox(resolveSecretKey({ key: config.secretKey, dataDir: config.dataDir })),
-      clientId: config.clientId ?? DEMO_CLIENT_ID,
-      clientSecret: config.clientSecret ?? DEMO_CLIENT_SECRET,
-      oauthUrl: config.oauthUrl,
-      oauthUrlOverride: config.oauthUrlOverride,
-      logger,
-    });
+    const runtime = cliPortalRuntime(config, store, logger);
     if (!(await runtime.portals.info(memberId))) throw new B24Error('B24_ERR_PORTAL_NOT_FOUND', `no portal ${memberId}`, { memberId });
     const client = runtime.client(memberId, { deadlineMs: 60_000 });
     try {

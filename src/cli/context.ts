@@ -2,9 +2,11 @@
  * What the CLI commands share: configuration, the store, the registry, a logger on stderr (stdout
  * carries the command's output). Secrets are opened only by commands that need them.
  */
-import { pino } from 'pino';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../app/builtins/demo.js';
+import { createPortalRuntime } from '../app/portal-runtime.js';
 import { loadConfig, type B24kitConfig } from '../config/index.js';
 import { B24Error } from '../errors.js';
+import { logDestination } from '../log/format.js';
 import { createServerLogger } from '../server/logging.js';
 import { createSecretBox, resolveSecretKey, type SecretBox } from '../store/crypto.js';
 import { openStore } from '../store/index.js';
@@ -16,8 +18,11 @@ export function cliConfig(): B24kitConfig {
 }
 
 /** A logger for CLI commands: stderr, warnings and up unless LOG_LEVEL says otherwise. */
-export function cliLogger(config: B24kitConfig, level?: string) {
-  return createServerLogger({ level: level ?? (process.env.LOG_LEVEL ? config.logLevel : 'warn'), destination: pino.destination(2) });
+export function cliLogger(config: Pick<B24kitConfig, 'logLevel' | 'logFormat'>, level?: string) {
+  return createServerLogger({
+    level: level ?? (process.env.LOG_LEVEL ? config.logLevel : 'warn'),
+    destination: logDestination(config.logFormat, process.stderr),
+  });
 }
 
 async function cliStore(config: B24kitConfig, options: { migrate?: boolean } = {}): Promise<Store> {
@@ -37,6 +42,19 @@ const NO_SECRETS: SecretBox = {
 export function cliRegistry(store: Store, config: B24kitConfig, options: { secrets: boolean }): PortalRegistry {
   const secrets = options.secrets ? createSecretBox(resolveSecretKey({ key: config.secretKey, dataDir: config.dataDir })) : NO_SECRETS;
   return new PortalRegistry({ store, secrets });
+}
+
+/** The portals' runtime (registry, tokens, REST clients) over `store`, with the demo app's credentials when none are configured. */
+export function cliPortalRuntime(config: B24kitConfig, store: Store, logger: ReturnType<typeof cliLogger>): ReturnType<typeof createPortalRuntime> {
+  return createPortalRuntime({
+    store,
+    secrets: createSecretBox(resolveSecretKey({ key: config.secretKey, dataDir: config.dataDir })),
+    clientId: config.clientId ?? DEMO_CLIENT_ID,
+    clientSecret: config.clientSecret ?? DEMO_CLIENT_SECRET,
+    oauthUrl: config.oauthUrl,
+    oauthUrlOverride: config.oauthUrlOverride,
+    logger,
+  });
 }
 
 /** Runs `fn` with the store open, closing it afterwards. */

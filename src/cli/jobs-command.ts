@@ -1,10 +1,12 @@
 /**
- * `b24kit jobs list|show|retry`: the durable queue from the command line. Payloads never hold
+ * `b24kit jobs list|show|retry|discard`: the durable queue from the command line. Payloads never hold
  * portal tokens (events are stored without auth tokens); values under keys that look like
  * secrets (a robot run event_token; keys containing token, secret or password) are masked anyway.
  */
+import { maskSecrets } from '../mask-secrets.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { JobQueue, type Job, type JobState } from '../queue/index.js';
+import { deleteJobsOnce } from '../app/once.js';
 import { cliConfig, withStore } from './context.js';
 
 const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'dead'];
@@ -24,15 +26,6 @@ function time(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Masks values under secret-looking keys, at any depth. */
-function maskSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskSecrets);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, /token|secret|password/i.test(key) ? '[redacted]' : maskSecrets(inner)]));
-  }
-  return value;
-}
-
 function publicJob(job: Job): Job {
   return { ...job, payload: maskSecrets(job.payload), result: maskSecrets(job.result) };
 }
@@ -43,7 +36,7 @@ function table(rows: string[][]): string {
 }
 
 export function registerJobsCommand(program: Command): void {
-  const jobs = program.command('jobs').description('List, show and retry jobs of the durable queue');
+  const jobs = program.command('jobs').description('List, show, retry and discard jobs of the durable queue');
 
   jobs
     .command('list')
@@ -108,11 +101,35 @@ export function registerJobsCommand(program: Command): void {
       }
     });
 
+  registerDeadLetterCommand(jobs, {
+    name: 'retry',
+    description: 'Run a dead (or waiting) job again now, attempts reset; or every dead job with --dead',
+    one: async (queue, id) => `job ${id} (${(await queue.replay(id)).name}) queued again`,
+    all: async (queue, filter) => `${await queue.replayDead(filter)} dead job(s) queued again`,
+  });
+  registerDeadLetterCommand(jobs, {
+    name: 'discard',
+    description: 'Delete a dead job for good (with its ctx.once memos); or every dead job with --dead',
+    one: async (queue, id) => `job ${id} (${(await queue.discard(id, deleteJobsOnce)).name}) discarded`,
+    all: async (queue, filter) => `${await queue.discardDead(filter, deleteJobsOnce)} dead job(s) discarded`,
+  });
+}
+
+/** A command over one job (`<id>`) or over the dead letters (`--dead [--portal] [--name]`); the action answers the line to print. */
+function registerDeadLetterCommand(
+  jobs: Command,
+  spec: {
+    name: string;
+    description: string;
+    one: (queue: JobQueue, id: number) => Promise<string>;
+    all: (queue: JobQueue, filter: { memberId?: string; name?: string }) => Promise<string>;
+  },
+): void {
   jobs
-    .command('retry')
-    .description('Run a dead (or waiting) job again now, attempts reset; or every dead job with --dead')
+    .command(spec.name)
+    .description(spec.description)
     .argument('[id]', 'job id', positive)
-    .option('--dead', 'retry every dead job (optionally of one portal / job type)')
+    .option('--dead', `${spec.name} every dead job (optionally of one portal / job type)`)
     .option('--portal <memberId>', 'with --dead: only this portal')
     .option('--name <name>', 'with --dead: only this job type')
     .action(async (id: number | undefined, options: { dead?: boolean; portal?: string; name?: string }) => {
@@ -121,16 +138,11 @@ export function registerJobsCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const config = cliConfig();
-      await withStore(config, async (store) => {
+      const line = await withStore(cliConfig(), (store) => {
         const queue = new JobQueue({ store });
-        if (id !== undefined) {
-          const job = await queue.replay(id);
-          console.log(`job ${job.id} (${job.name}) queued again`);
-        } else {
-          const count = await queue.replayDead({ ...(options.portal ? { memberId: options.portal } : {}), ...(options.name ? { name: options.name } : {}) });
-          console.log(`${count} dead job(s) queued again`);
-        }
+        if (id !== undefined) return spec.one(queue, id);
+        return spec.all(queue, { ...(options.portal ? { memberId: options.portal } : {}), ...(options.name ? { name: options.name } : {}) });
       });
+      console.log(line);
     });
 }

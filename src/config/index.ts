@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { B24Error } from '../errors.js';
+import { LOG_FORMATS, type LogFormat } from '../log/format.js';
 import { DEFAULT_OAUTH_URL } from '../oauth/oauth-server.js';
 import { parseSecretKey } from '../store/crypto.js';
 import { DEFAULT_DATABASE_URL, databaseLocation, type DatabaseLocation } from '../store/database-url.js';
@@ -58,6 +59,16 @@ export interface B24kitConfig {
   portalDomains: string[];
   /** `LOG_LEVEL`. @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `B24KIT_LOG_FORMAT`: `pretty` (readable lines) or `json` (one JSON object per line).
+   * Undefined = by the stream: pretty when it is a terminal, JSON otherwise (src/log/format.ts).
+   */
+  logFormat: LogFormat | undefined;
+  /**
+   * `B24KIT_DEMO_EMULATOR_PORT`: where demo mode's built-in emulator listens; 0 = any free port.
+   * When the port is taken the emulator takes a free one, and a warning says so. @defaultValue 3999
+   */
+  demoEmulatorPort: number;
   /** `B24KIT_ADMIN_TOKEN`: the bearer token of /admin and the admin API; unset = admin disabled. */
   adminToken: string | undefined;
   /** True when B24_CLIENT_ID is unset. */
@@ -81,6 +92,13 @@ function isHost(value: string): boolean {
   return isIP(value) !== 0 || (HOSTNAME.test(value) && !/(?:^|\.)\d+$/.test(value));
 }
 
+const portNumber = optionalText
+  .refine((value) => value === undefined || (/^\d{1,5}$/.test(value) && Number(value) <= 65535), { error: 'must be a port number (0–65535)' })
+  .transform((value) => (value === undefined ? undefined : Number(value)));
+
+/** The demo emulator's port: apart from the app's 3000 and from `b24kit emulator`'s 4100. */
+export const DEFAULT_DEMO_EMULATOR_PORT = 3999;
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const envSchema = z.object({
@@ -91,9 +109,8 @@ const envSchema = z.object({
   B24_CLIENT_SECRET: optionalText,
   B24_APP_URL: optionalText.pipe(httpUrl.optional()),
   B24_OAUTH_URL: optionalText.pipe(httpUrl.optional()),
-  PORT: optionalText
-    .refine((value) => value === undefined || (/^\d{1,5}$/.test(value) && Number(value) <= 65535), { error: 'must be a port number (0–65535)' })
-    .transform((value) => (value === undefined ? undefined : Number(value))),
+  PORT: portNumber,
+  B24KIT_DEMO_EMULATOR_PORT: portNumber,
   HOST: optionalText.refine((value) => value === undefined || isHost(value), { error: 'must be an IP address or a hostname' }),
   B24KIT_PORTAL_DOMAINS: optionalText.refine(
     (value) => value === undefined || value.split(',').every((entry) => isPortalDomainPattern(entry.trim())),
@@ -102,6 +119,7 @@ const envSchema = z.object({
   LOG_LEVEL: optionalText.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).optional(),
   ),
+  B24KIT_LOG_FORMAT: optionalText.pipe(z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).optional()),
   B24KIT_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, { error: 'must be at least 16 characters' }).optional()),
 });
 
@@ -166,6 +184,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: vars.HOST,
     portalDomains: vars.B24KIT_PORTAL_DOMAINS?.split(',').map((entry) => entry.trim().toLowerCase()) ?? [],
     logLevel: vars.LOG_LEVEL ?? 'info',
+    logFormat: vars.B24KIT_LOG_FORMAT,
+    demoEmulatorPort: vars.B24KIT_DEMO_EMULATOR_PORT ?? DEFAULT_DEMO_EMULATOR_PORT,
     adminToken: vars.B24KIT_ADMIN_TOKEN,
     demo,
   };

@@ -1,7 +1,7 @@
 /**
  * Bindings reconciliation: make a portal's event handlers and robots match what the app declares
- * (protocol §3.1, §3.2, §3.6, §7.1). Runs after install and after every ONAPPUPDATE, because the
- * portal drops an app's handlers on update (§2.4). docs/events.md has the rules.
+ * (docs/protocol.md §3.1, §3.2, §3.6, §7.1). Runs after install and after every ONAPPUPDATE, because the
+ * portal drops an app's handlers on update (docs/protocol.md §2.4). docs/events.md has the rules.
  *
  * What counts as OURS (the only bindings this function ever removes):
  * - online: `auth_type` 0 (bound without a user, as the framework binds) AND a handler URL under
@@ -29,7 +29,7 @@ import { isEventName, isMemberId } from '../validators.js';
 /** Events the framework itself needs on every portal, bound online whatever the app declares. */
 export const LIFECYCLE_EVENTS: readonly string[] = Object.freeze(['ONAPPUPDATE', 'ONAPPUNINSTALL']);
 
-/** The "offline queue has records" ping (protocol §3.6). */
+/** The "offline queue has records" ping (docs/protocol.md §3.6). */
 export const OFFLINE_NOTIFY_EVENT = 'ONOFFLINEEVENT';
 
 export interface ReconcileBindingsOptions {
@@ -48,7 +48,7 @@ export interface ReconcileBindingsOptions {
    * the binding is re-created (every app update drops it anyway). @defaultValue not bound
    */
   offlineNotify?: { minTimeoutSeconds: number };
-  /** The `auth_connector` of offline bindings (protocol §3.6). @defaultValue none */
+  /** The `auth_connector` of offline bindings (docs/protocol.md §3.6). @defaultValue none */
   authConnector?: string;
   /** Robots to register (`bizproc.robot.add`, or `.update` when the code exists). HANDLER = `{appUrl}/robots/{memberId}/{code}`. @defaultValue [] */
   robots?: readonly RobotDefinition[];
@@ -115,7 +115,7 @@ export function robotHandlerUrl(appUrl: string, memberId: string, code: string):
   return `${baseUrl(appUrl)}/robots/${encodeURIComponent(memberId)}/${encodeURIComponent(code)}`;
 }
 
-/** One row of `event.get` (protocol §3.2), normalised. */
+/** One row of `event.get` (docs/protocol.md §3.2), normalised. */
 export interface PortalBinding {
   event: string;
   mode: BindingMode;
@@ -194,7 +194,43 @@ export function planBindings(existing: readonly PortalBinding[], input: PlanInpu
   return plan;
 }
 
-/** Duplicate-bind answers: the docs' code, and the core's wrapper (protocol §3.1, code UNCONFIRMED). */
+/** The declaration as planBindings takes it: names checked and upper-cased, the lifecycle events and the offline ping added. */
+function planInput(options: BindingsDeclaration): PlanInput {
+  const appUrl = checkedAppUrl(options.appUrl, 'appUrl');
+  const formerAppUrls = (options.formerAppUrls ?? []).map((url) => checkedAppUrl(url, 'formerAppUrls'));
+  if (!isMemberId(options.memberId)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'memberId is malformed');
+  const online = eventNames([...(options.events ?? []), ...LIFECYCLE_EVENTS, ...(options.offlineNotify ? [OFFLINE_NOTIFY_EVENT] : [])], 'events');
+  const offline = eventNames(options.offlineEvents ?? [], 'offlineEvents');
+  if (offline.includes(OFFLINE_NOTIFY_EVENT)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'ONOFFLINEEVENT cannot be bound offline (docs/protocol.md §3.6)');
+  const eventOptions: Record<string, Record<string, unknown>> = {};
+  if (options.offlineNotify) {
+    const minTimeout = options.offlineNotify.minTimeoutSeconds;
+    if (!Number.isInteger(minTimeout) || minTimeout < 0) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'offlineNotify.minTimeoutSeconds must be an integer ≥ 0');
+    eventOptions[OFFLINE_NOTIFY_EVENT] = { minTimeout };
+  }
+  return { appUrl, memberId: options.memberId, online, offline, authConnector: options.authConnector ?? '', formerAppUrls, eventOptions };
+}
+
+/** The part of {@link ReconcileBindingsOptions} that says what the portal should hold. */
+export type BindingsDeclaration = Pick<ReconcileBindingsOptions, 'appUrl' | 'memberId' | 'events' | 'offlineEvents' | 'offlineNotify' | 'authConnector' | 'formerAppUrls'>;
+
+/** How a portal's bindings (`event.get`) differ from a declaration: what a reconcile would bind and unbind. */
+export interface BindingsDrift {
+  /** Declared, not on the portal. */
+  missing: BindingRef[];
+  /** Ours on the portal, not declared (or at another handler URL of ours). */
+  stale: BindingRef[];
+  kept: BindingRef[];
+}
+
+/** The drift of `existing` from the declaration, by the rules reconcileBindings acts on; no request is made (`b24kit doctor`). */
+export function bindingsDrift(existing: readonly PortalBinding[], declaration: BindingsDeclaration): BindingsDrift {
+  const plan = planBindings(existing, planInput(declaration));
+  const ref = ({ event, mode, handler }: BindingRef): BindingRef => ({ event, mode, ...(handler !== undefined ? { handler } : {}) });
+  return { missing: plan.bind.map(ref), stale: plan.unbind.map(ref), kept: plan.kept };
+}
+
+/** Duplicate-bind answers: the docs' code, and the core's wrapper (docs/protocol.md §3.1, code UNCONFIRMED). */
 const DUPLICATE_BIND = 'ERROR_HANDLER_ALREADY_EXIST';
 const MAYBE_DUPLICATE_BIND = 'ERROR_CORE';
 
@@ -210,21 +246,10 @@ const MAYBE_DUPLICATE_BIND = 'ERROR_CORE';
  */
 export async function reconcileBindings(options: ReconcileBindingsOptions): Promise<BindingsReport> {
   const { client, memberId } = options;
-  const appUrl = checkedAppUrl(options.appUrl, 'appUrl');
-  const formerAppUrls = (options.formerAppUrls ?? []).map((url) => checkedAppUrl(url, 'formerAppUrls'));
-  if (!isMemberId(memberId)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'memberId is malformed');
+  const input = planInput(options);
+  const { appUrl, authConnector } = input;
   const robots = options.robots ?? [];
   validateRobotDefinitions(robots);
-  const authConnector = options.authConnector ?? '';
-  const online = eventNames([...(options.events ?? []), ...LIFECYCLE_EVENTS, ...(options.offlineNotify ? [OFFLINE_NOTIFY_EVENT] : [])], 'events');
-  const offline = eventNames(options.offlineEvents ?? [], 'offlineEvents');
-  if (offline.includes(OFFLINE_NOTIFY_EVENT)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'ONOFFLINEEVENT cannot be bound offline (protocol §3.6)');
-  const eventOptions: Record<string, Record<string, unknown>> = {};
-  if (options.offlineNotify) {
-    const minTimeout = options.offlineNotify.minTimeoutSeconds;
-    if (!Number.isInteger(minTimeout) || minTimeout < 0) throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'offlineNotify.minTimeoutSeconds must be an integer ≥ 0');
-    eventOptions[OFFLINE_NOTIFY_EVENT] = { minTimeout };
-  }
   const log = options.logger;
   const wantRobotList = robots.length > 0 || options.removeStaleRobots === true;
 
@@ -238,7 +263,7 @@ export async function reconcileBindings(options: ReconcileBindingsOptions): Prom
     if (read.errors.robots) {
       // without the list, add everything and fall back to update on ERROR_ACTIVITY_ALREADY_INSTALLED
       if (options.removeStaleRobots) throw read.errors.robots;
-      log?.debug({ memberId, err: read.errors.robots.message }, 'b24kit: bizproc.robot.list failed; robots will be added, updating those that exist');
+      log?.debug({ memberId, err: read.errors.robots }, 'b24kit: bizproc.robot.list failed; robots will be added, updating those that exist');
     } else {
       robotCodes = new Set(Array.isArray(read.result.robots) ? read.result.robots.map(String) : []);
     }
@@ -247,7 +272,7 @@ export async function reconcileBindings(options: ReconcileBindingsOptions): Prom
   }
 
   // 2. plan
-  const plan = planBindings(existing, { appUrl, memberId, online, offline, authConnector, formerAppUrls, eventOptions });
+  const plan = planBindings(existing, input);
   const report: BindingsReport = { bound: [], unbound: [], kept: [...plan.kept], robotsAdded: [], robotsUpdated: [], failures: [] };
   if (options.removeStaleRobots) report.robotsRemoved = [];
 
@@ -399,7 +424,7 @@ function eventNames(names: readonly string[], where: string): string[] {
   const out = new Set<string>();
   for (const name of names) {
     if (!isEventName(name)) throw new B24Error('B24_ERR_INVALID_ARGUMENT', `${where}: ${JSON.stringify(String(name)).slice(0, 80)} is not an event name`);
-    // event names are case-insensitive; the portal stores them upper-case (protocol §3.1)
+    // event names are case-insensitive; the portal stores them upper-case (docs/protocol.md §3.1)
     out.add(name.toUpperCase());
   }
   return [...out];

@@ -1,8 +1,8 @@
 /**
- * An event delivery as b24kit stores and hands it to handlers: the form (protocol §3.3) without
+ * An event delivery as b24kit stores and hands it to handlers: the form (docs/protocol.md §3.3) without
  * its secrets. `auth[access_token]`, `auth[refresh_token]` and `auth[application_token]` never
  * reach the inbox, the queue or a handler: a handler calls the portal through `ctx.b24`, whose
- * tokens come from the encrypted registry (protocol §3.3: "don't rely on" event tokens anyway).
+ * tokens come from the encrypted registry (docs/protocol.md §3.3: "don't rely on" event tokens anyway).
  */
 import { B24Error } from '../errors.js';
 import { isRecord, parseEventIdentity, type EventIdentity } from '../oauth/install-payload.js';
@@ -19,10 +19,10 @@ export interface EventDelivery<D = unknown> {
   data: D;
   /** Unix seconds as a string, when delivered. */
   ts: string | null;
-  /** `event_id`, when the payload carries one (UNCONFIRMED key, protocol §3.3). */
+  /** `event_id`, when the payload carries one (UNCONFIRMED key, docs/protocol.md §3.3). */
   eventId: string | null;
   /**
-   * Set when the event came from the portal's offline queue (protocol §3.6) instead of an online
+   * Set when the event came from the portal's offline queue (docs/protocol.md §3.6) instead of an online
    * delivery: the record's ID, MESSAGE_ID and TIMESTAMP_X (ISO 8601, its latest change).
    */
   offline?: { id: number; messageId: string; timestamp: string };

@@ -2,7 +2,7 @@
  * Payload types of the documented events, by name: `app.on('ONCRMDEALADD', ctx => ctx.event.data.FIELDS.ID)`
  * compiles with the right type. Names not in the map get the generic `Json`.
  *
- * Every type here is `data` as a handler sees it after the receiver parsed the form (protocol §3.3):
+ * Every type here is `data` as a handler sees it after the receiver parsed the form (docs/protocol.md §3.3):
  * Bitrix24 POSTs `application/x-www-form-urlencoded`, so every scalar is a STRING, whatever type the
  * doc page names (`integer` IDs arrive as `"6641"`), and an empty array or null leaves no key at
  * all. Sources: the Bitrix24 REST docs (github.com/bitrix24/b24restdocs, published at
@@ -32,7 +32,7 @@ export interface CrmEntityEventData {
   };
 }
 
-/** `data` of ONAPPINSTALL (protocol §2.2). */
+/** `data` of ONAPPINSTALL (docs/protocol.md §2.2). */
 export interface AppInstallEventData {
   /** The installed version, e.g. `"1"`. */
   VERSION: string;
@@ -43,21 +43,21 @@ export interface AppInstallEventData {
   LANGUAGE_ID: string;
 }
 
-/** `data` of ONAPPUPDATE (protocol §2.4). */
+/** `data` of ONAPPUPDATE (docs/protocol.md §2.4). */
 export interface AppUpdateEventData {
   VERSION: string;
   PREVIOUS_VERSION: string;
   LANGUAGE_ID: string;
 }
 
-/** `data` of ONAPPUNINSTALL (protocol §2.5). */
+/** `data` of ONAPPUNINSTALL (docs/protocol.md §2.5). */
 export interface AppUninstallEventData {
   LANGUAGE_ID: string;
   /** `"1"`: the user ticked "clear application data" (documented as the integer 1 or 0). */
   CLEAN: '0' | '1';
 }
 
-/** `data` of ONAPPPAYMENT (protocol §2.6). */
+/** `data` of ONAPPPAYMENT (docs/protocol.md §2.6). */
 export interface AppPaymentEventData {
   /** The app's code, e.g. `"bitrix.gds_company"`. */
   CODE: string;

@@ -6,7 +6,7 @@
  */
 import type { JobQueue } from '../queue/queue.js';
 import type { Json } from '../queue/types.js';
-import { chunkSizes, valuesRows } from '../store/sql.js';
+import { chunkSizes, isStoreUnavailable, valuesRows } from '../store/sql.js';
 import type { Store, Transaction } from '../store/types.js';
 
 export const INBOX_TABLE = 'b24kit_event_inbox';
@@ -55,10 +55,11 @@ export async function recordDelivery(store: Store, queue: JobQueue, entry: Inbox
  */
 async function recordIn(tx: Transaction, queue: JobQueue, entries: readonly InboxEntry[], nowMs: number): Promise<InboxOutcome[]> {
   const outcomes: Array<InboxOutcome | undefined> = new Array(entries.length);
+  // each entry's identity built once (the sort below compares them n·log n times)
+  const identities = entries.map((entry) => inboxIdentity(entry.memberId, entry.dedupeKey));
   const seen = new Set<string>();
   const fresh: number[] = [];
-  entries.forEach((entry, index) => {
-    const identity = inboxIdentity(entry.memberId, entry.dedupeKey);
+  identities.forEach((identity, index) => {
     if (seen.has(identity)) outcomes[index] = { status: 'duplicate' };
     else {
       seen.add(identity);
@@ -66,7 +67,7 @@ async function recordIn(tx: Transaction, queue: JobQueue, entries: readonly Inbo
     }
   });
   // one key order in every batch: concurrent batches (PostgreSQL) lock index entries in the same order, no deadlock
-  fresh.sort((a, b) => compare(inboxIdentity(entries[a]!.memberId, entries[a]!.dedupeKey), inboxIdentity(entries[b]!.memberId, entries[b]!.dedupeKey)));
+  fresh.sort((a, b) => compare(identities[a]!, identities[b]!));
   const inserted = new Set<string>();
   let offset = 0;
   for (const size of chunkSizes(tx.dialect, fresh.length)) {
@@ -85,7 +86,7 @@ async function recordIn(tx: Transaction, queue: JobQueue, entries: readonly Inbo
   const withJobs: number[] = [];
   for (const index of fresh) {
     const entry = entries[index]!;
-    if (!inserted.has(inboxIdentity(entry.memberId, entry.dedupeKey))) outcomes[index] = { status: 'duplicate' };
+    if (!inserted.has(identities[index]!)) outcomes[index] = { status: 'duplicate' };
     else if (!entry.job) outcomes[index] = { status: 'ignored' };
     else withJobs.push(index);
   }
@@ -121,7 +122,8 @@ function compare(a: string, b: string): number {
  * (round trips, the WAL write, PostgreSQL's fsync) is shared: a batch is one multi-row INSERT for
  * the inbox, one for the jobs and one wake-up, whatever its size.
  * If a batch fails, its deliveries are retried one transaction each, so one bad delivery cannot
- * fail its neighbours (and none is answered for a commit that did not happen).
+ * fail its neighbours (and none is answered for a commit that did not happen) — unless the store is
+ * unavailable (isStoreUnavailable): then every delivery of the batch fails at once with that error.
  */
 export class InboxWriter {
   readonly #store: Store;
@@ -186,7 +188,10 @@ export class InboxWriter {
             ),
           );
         } catch (error) {
-          if (batch.length === 1) batch[0]!.reject(error);
+          // an outage (the database down, or busy beyond its timeout) would fail each one-by-one retry
+          // the same way, each after its own wait: the last of a batch of 64 would hear after 64 ×
+          // busy_timeout. Every delivery of the batch gets the outage (503) now instead.
+          if (batch.length === 1 || isStoreUnavailable(error)) for (const item of batch) item.reject(error);
           else for (const item of batch) await recordDelivery(this.#store, this.#queue, item.entry, now).then(item.resolve, item.reject);
           continue;
         }

@@ -1,5 +1,5 @@
 /**
- * Draining the portal's offline-event queue (protocol §3.6) with at-least-once semantics:
+ * Draining the portal's offline-event queue (docs/protocol.md §3.6) with at-least-once semantics:
  *
  * 1. `event.offline.get {clear: 0, order: {ID: ASC}, limit}` reserves a batch under a new
  *    `process_id`; other readers no longer see those records.
@@ -32,7 +32,7 @@ export interface OfflineEventRecord {
   timestamp: string;
   /** Upper-case, e.g. `ONCRMDEALUPDATE`. */
   event: string;
-  /** The event's `data`, e.g. `{FIELDS: {ID: '5'}}` (content UNCONFIRMED on the real portal, §3.6). */
+  /** The event's `data`, e.g. `{FIELDS: {ID: '5'}}` (content UNCONFIRMED on the real portal, docs/protocol.md §3.6). */
   data: unknown;
   /** e.g. `{user_id}`. */
   additional: unknown;
@@ -53,7 +53,7 @@ export interface DrainOfflineEventsOptions {
   processEvent: (event: OfflineEventRecord, context: OfflineEventContext) => Promise<void>;
   /** Records per reservation, 1..1000. @defaultValue 50 */
   limit?: number;
-  /** Read the queue of this `auth_connector` (protocol §3.6). @defaultValue none */
+  /** Read the queue of this `auth_connector` (docs/protocol.md §3.6). @defaultValue none */
   authConnector?: string;
   /** Most new reservations per drain (recovered ones not counted). @defaultValue 20 */
   maxBatches?: number;
@@ -206,7 +206,7 @@ export async function drainOfflineEvents(options: DrainOfflineEventsOptions): Pr
           break;
         }
         failedIds.push(event.messageId);
-        log?.warn({ memberId, event: event.event, id: event.id, err: describe(error) }, 'b24kit: an offline event failed; marking it errored on the portal');
+        log?.warn({ memberId, event: event.event, id: event.id, err: error }, 'b24kit: an offline event failed; marking it errored on the portal');
       }
     }
     report.processed += done.length;
@@ -223,7 +223,7 @@ export async function drainOfflineEvents(options: DrainOfflineEventsOptions): Pr
 
   const settle = async (processId: string, ids: number[], messageIds: string[]): Promise<void> => {
     const commands: Record<string, readonly [string, Record<string, unknown>]> = {};
-    // an empty id list would clear the whole reservation (protocol §3.6): only send what is done
+    // an empty id list would clear the whole reservation (docs/protocol.md §3.6): only send what is done
     if (ids.length > 0) commands.clear = ['event.offline.clear', withConnector({ process_id: processId, id: ids })];
     if (messageIds.length > 0) commands.error = ['event.offline.error', withConnector({ process_id: processId, message_id: messageIds })];
     if (Object.keys(commands).length === 0) return;

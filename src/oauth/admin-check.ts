@@ -1,6 +1,6 @@
 /**
  * Is the token's user a portal administrator? Any employee who opens an app's page receives an
- * access and a refresh token of their own (protocol §2.3), so a valid token proves only that its
+ * access and a refresh token of their own (docs/protocol.md §2.3), so a valid token proves only that its
  * holder works at the portal. Installing, re-installing, updating or re-authorizing the app replaces
  * the credentials every later call and every event check of that portal rely on: that takes an
  * administrator, as it does in Bitrix24 itself.

@@ -1,5 +1,5 @@
 /**
- * The trusted check of a token (protocol §1.7): `app.info` on the OAuth server, not on the portal.
+ * The trusted check of a token (docs/protocol.md §1.7): `app.info` on the OAuth server, not on the portal.
  * `status` and the rest of an install or event payload are informational only; the OAuth server
  * says which app (client_id) and which portal (member_id) a token belongs to.
  */
@@ -77,7 +77,7 @@ export async function verifyWithAppInfo(check: AppInfoCheck): Promise<VerifiedIn
   if (check.domain && domain && domain.toLowerCase() !== check.domain.toLowerCase()) {
     throw new B24Error('B24_ERR_FORBIDDEN', 'app.info: the token belongs to another portal (domain differs)');
   }
-  const expires = Number(result.expires);
+  const expiresAtMs = expiryMs(result.expires);
   const userId = Number(result.user_id);
   return {
     memberId,
@@ -86,8 +86,21 @@ export async function verifyWithAppInfo(check: AppInfoCheck): Promise<VerifiedIn
     scope: text_(result.scope) ?? text_(install.scope),
     status: text_(install.status),
     userId: Number.isInteger(userId) && userId > 0 ? userId : undefined,
-    expiresAtMs: Number.isFinite(expires) && expires > 0 ? expires * 1000 : undefined,
+    expiresAtMs,
   };
+}
+
+/**
+ * `expires` of the OAuth server's app.info is an ISO 8601 string (`2024-12-31T23:59:59+00:00` in the
+ * official Python SDK's model and fixtures); unix seconds, the token endpoint's form, are read too.
+ */
+function expiryMs(value: unknown): number | undefined {
+  if (typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) {
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+  }
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

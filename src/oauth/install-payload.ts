@@ -1,10 +1,10 @@
 /**
  * Reading what Bitrix24 POSTs on install and on lifecycle events into one typed claim:
- * - the no-UI install = ONAPPINSTALL form (protocol §2.2): `event`, `data[…]`, `auth[…]`;
- * - the UI install / frame POST (protocol §2.3): `AUTH_ID`, `REFRESH_ID`, `APPLICATION_TOKEN`,
+ * - the no-UI install = ONAPPINSTALL form (docs/protocol.md §2.2): `event`, `data[…]`, `auth[…]`;
+ * - the UI install / frame POST (docs/protocol.md §2.3): `AUTH_ID`, `REFRESH_ID`, `APPLICATION_TOKEN`,
  *   `member_id`, `AUTH_EXPIRES` (a lifetime in SECONDS, not a timestamp), `SERVER_ENDPOINT`, `status`,
  *   `APPLICATION_SCOPE`, with `DOMAIN` and `PROTOCOL` in the query string;
- * - the `auth[…]` block of ONAPPUPDATE / ONAPPUNINSTALL (protocol §2.4, §2.5).
+ * - the `auth[…]` block of ONAPPUPDATE / ONAPPUNINSTALL (docs/protocol.md §2.4, §2.5).
  *
  * A claim is only what the sender says. It is trusted after app.info (app-info.ts) or, for
  * ONAPPUNINSTALL, the application_token check. Errors name missing fields, never values.
@@ -57,7 +57,7 @@ export function parseInstallPost(body: FormBody, query: FormBody, nowMs: number)
 
 /**
  * The `auth[…]` block of ONAPPINSTALL / ONAPPUPDATE: full tokens, refresh_token and
- * application_token included (protocol §2.2, §2.4).
+ * application_token included (docs/protocol.md §2.2, §2.4).
  */
 export function parseAuthBlock(auth: unknown, nowMs: number, options: { requireApplicationToken: boolean }): InstallClaim {
   if (!isRecord(auth)) throw badRequest('auth[…] is missing');
@@ -72,7 +72,7 @@ export function parseAuthBlock(auth: unknown, nowMs: number, options: { requireA
   read.done('auth');
   const expires = positiveNumber(auth.expires);
   const expiresIn = positiveNumber(auth.expires_in);
-  // an install event may arrive late (protocol §2.2): take the earlier of the two readings
+  // an install event may arrive late (docs/protocol.md §2.2): take the earlier of the two readings
   const candidates = [expires !== undefined ? expires * 1000 : undefined, expiresIn !== undefined ? nowMs + expiresIn * 1000 : undefined].filter(
     (value): value is number => value !== undefined,
   );
@@ -91,7 +91,7 @@ export function parseAuthBlock(auth: unknown, nowMs: number, options: { requireA
   };
 }
 
-/** The UI install / frame POST (protocol §2.3). `DOMAIN` may come in the body or the query. */
+/** The UI install / frame POST (docs/protocol.md §2.3). `DOMAIN` may come in the body or the query. */
 function parseUiInstall(body: FormBody, query: FormBody, nowMs: number): InstallClaim {
   const merged: FormBody = { ...query, ...body };
   const read = reader(merged);
@@ -192,7 +192,7 @@ function reader(source: Record<string, unknown>) {
 }
 
 function statusOf(value: unknown): string {
-  // informational only (protocol §1.7); unknown letters are kept (§2.8)
+  // informational only (docs/protocol.md §1.7); unknown letters are kept (docs/protocol.md §2.8)
   return typeof value === 'string' && /^[A-Za-z]{1,4}$/.test(value) ? value : 'L';
 }
 

@@ -5,19 +5,19 @@
  * Replacing a portal's credentials (install, re-install, ONAPPUPDATE, the code flow) is the most
  * powerful thing a request can do here: whoever succeeds decides which application_token our
  * event checks accept and which refresh token the app lives on. Any employee who opens an app's
- * page holds a valid token of that portal (protocol §2.3), so a valid token is not enough:
+ * page holds a valid token of that portal (docs/protocol.md §2.3), so a valid token is not enough:
  *
  * 1. app.info on the OAuth server vouches for the token: our client_id, the claimed member_id and
- *    domain (§1.7). The server_endpoint used and stored is a trusted one (oauth-server.ts).
+ *    domain (docs/protocol.md §1.7). The server_endpoint used and stored is a trusted one (oauth-server.ts).
  * 2. The token's user is a portal administrator: `user.admin` at the client_endpoint the OAuth
  *    server named (admin-check.ts).
  * 3. Install and update offer a refresh token: it is redeemed at the OAuth server before anything
  *    is stored — proof that it is a live pair of this app for this portal and this user — and the
- *    pair that comes back is what we store (refresh tokens are single-use, §1.5). The code flow
+ *    pair that comes back is what we store (refresh tokens are single-use, docs/protocol.md §1.5). The code flow
  *    needs no such step: we exchanged the code ourselves.
  *
  * ONAPPUNINSTALL carries no tokens and is checked against the stored application_token in
- * constant time (§2.5). A failure stores nothing and throws a B24Error whose `status` is the HTTP
+ * constant time (docs/protocol.md §2.5). A failure stores nothing and throws a B24Error whose `status` is the HTTP
  * answer. Every stored or refused replacement is an audit log line and an `onCredentials` call
  * (the app counts them in /metrics).
  */
@@ -139,7 +139,7 @@ export class PortalInstaller {
   }
 
   /**
-   * ONAPPUPDATE for `urlMemberId`: the payload carries the NEW application_token (protocol §2.4),
+   * ONAPPUPDATE for `urlMemberId`: the payload carries the NEW application_token (docs/protocol.md §2.4),
    * so the stored one cannot vouch for it; the payload's own tokens are verified like an install's.
    * An unknown portal is refused only after that verification, so the answer tells an outsider
    * nothing about which portals are installed here.
@@ -156,7 +156,7 @@ export class PortalInstaller {
   }
 
   /**
-   * ONAPPUNINSTALL for `urlMemberId` (protocol §2.5): API access is already revoked, so the only
+   * ONAPPUNINSTALL for `urlMemberId` (docs/protocol.md §2.5): API access is already revoked, so the only
    * proof is the stored application_token. Marks the portal `uninstalled`; with `clean`, deletes
    * everything stored for it. Returns whether the data was wiped.
    */
@@ -182,7 +182,7 @@ export class PortalInstaller {
   }
 
   /**
-   * The code-flow callback (protocol §1.2, §1.3): exchange the code (single use, 30 s), verify the
+   * The code-flow callback (docs/protocol.md §1.2, §1.3): exchange the code (single use, 30 s), verify the
    * tokens, store them. A code exchange carries no application_token: a known portal keeps its own.
    */
   async completeAuthorization(callback: AuthorizationCallback): Promise<InstallOutcome> {
@@ -262,7 +262,7 @@ export class PortalInstaller {
   }
 
   /**
-   * Redeems the offered refresh token (protocol §1.3): only a live pair of this app can be
+   * Redeems the offered refresh token (docs/protocol.md §1.3): only a live pair of this app can be
    * redeemed, and the answer names the portal it belongs to. The offered pair dies; the new one is
    * the one to store.
    */

@@ -2,7 +2,7 @@
  * Lifecycle hooks: called after a portal is installed (install POST, or a first code exchange),
  * after every app update and after an uninstall. The app reconciles its event and robot bindings
  * from the install and update hooks (app/bindings.ts): Bitrix24 drops an app's bindings on update
- * (protocol §2.4).
+ * (docs/protocol.md §2.4).
  *
  * Hooks run one after another, after the portal is stored and before the HTTP answer. A failing
  * hook is logged and does not undo the install: the tokens are valid and stored either way.

@@ -3,15 +3,15 @@
  * but the payload is what we are verifying: a forged one could point at a server that vouches for
  * anything, and the stored server_endpoint later receives our client_secret on every refresh
  * (token-client.ts). So the endpoint is accepted only when it is a known Bitrix24 OAuth server
- * (protocol §1.1) or the configured `B24_OAUTH_URL`; with `B24_OAUTH_URL` set explicitly, that one
+ * (docs/protocol.md §1.1) or the configured `B24_OAUTH_URL`; with `B24_OAUTH_URL` set explicitly, that one
  * is always used.
  */
 import { B24Error } from '../errors.js';
 
-/** The default OAuth token server (protocol §1.1); `B24_OAUTH_URL` replaces it. */
+/** The default OAuth token server (docs/protocol.md §1.1); `B24_OAUTH_URL` replaces it. */
 export const DEFAULT_OAUTH_URL = 'https://oauth.bitrix.info';
 
-/** The Bitrix24 OAuth servers (protocol §1.1: `west()` and `east()` of the PHP SDK). */
+/** The Bitrix24 OAuth servers (docs/protocol.md §1.1: `west()` and `east()` of the PHP SDK). */
 const BITRIX24_OAUTH_HOSTS: readonly string[] = ['oauth.bitrix.info', 'oauth.bitrix24.tech'];
 
 export interface OAuthServerPolicy {

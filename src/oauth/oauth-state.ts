@@ -1,5 +1,5 @@
 /**
- * The `state` of the authorization-code flow (protocol §1.2): server-side, single-use and expiring,
+ * The `state` of the authorization-code flow (docs/protocol.md §1.2): server-side, single-use and expiring,
  * so it works behind proxies and with many web processes, without cookies.
  *
  * The state is 32 random bytes; only its SHA-256 is stored (table `oauth_states`, migrations 0002

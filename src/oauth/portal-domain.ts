@@ -1,6 +1,6 @@
 /**
  * Which hosts the code flow may send a browser to. `/oauth/start?domain=…` answers with a redirect
- * to `https://{domain}/oauth/authorize/` (protocol §1.2); without a rule, anyone could make the app
+ * to `https://{domain}/oauth/authorize/` (docs/protocol.md §1.2); without a rule, anyone could make the app
  * redirect to any host with a fresh state (an open redirect). A domain is allowed when it is:
  *
  * - a Bitrix24 cloud portal: one label under a Bitrix24 cloud zone (`acme.bitrix24.com`,

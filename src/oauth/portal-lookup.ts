@@ -14,7 +14,7 @@ export interface PortalAddress {
 
 /**
  * The portal at `domain` (case-insensitive), if one is stored. Domains can change (a rename,
- * protocol §4.5) and in theory repeat across uninstalled rows: an active portal wins, then the
+ * docs/protocol.md §4.5) and in theory repeat across uninstalled rows: an active portal wins, then the
  * most recently updated.
  */
 export async function findPortalByDomain(store: Store, domain: string): Promise<PortalAddress | undefined> {

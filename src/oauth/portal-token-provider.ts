@@ -2,7 +2,7 @@
  * Valid access tokens for stored portals, refreshed single-flight in a process AND across processes.
  *
  * Refresh tokens are single-use, and a refresh also kills the access token issued with it
- * (protocol §1.5): two refreshes with one refresh token lock the portal out. So:
+ * (docs/protocol.md §1.5): two refreshes with one refresh token lock the portal out. So:
  *
  * 1. In a process, concurrent callers for one member_id share one in-flight promise.
  * 2. Across processes, the flight first takes the portal's refresh lease: a conditional UPDATE that
@@ -10,7 +10,8 @@
  *    and calls the token endpoint; the others poll the row until the version moves, then use the
  *    new pair. A crashed holder's lease lapses after `leaseMs` (longer than the token request timeout).
  * 3. The new pair is written (compare-and-swap on `version`) BEFORE anyone uses it: the old pair is
- *    already dead at the OAuth server, so the store must hold the new one first.
+ *    already dead at the OAuth server, so the store must hold the new one first. A failed write is
+ *    retried while the lease lasts (a database restart must not cost the portal its tokens).
  * 4. invalid_grant moves the portal to `needs_reauth` once (B24_ERR_TOKEN_REVOKED); later callers
  *    read that state and fail fast, without calling the token endpoint again.
  */
@@ -20,6 +21,7 @@ import { B24Error } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { PortalRecord, PortalRegistry } from '../store/portals.js';
 import type { AccessGrant, TokenProvider } from '../rest/token-provider.js';
+import { refreshFailureReason, type RefreshFailureReason } from './refresh-failure.js';
 import type { OAuthTokenClient, OAuthTokens } from './token-client.js';
 
 export interface PortalTokenServiceOptions {
@@ -40,7 +42,12 @@ export interface PortalTokenServiceOptions {
   logger?: Logger;
   /** Called once per transition of a portal to `needs_reauth` (metrics, alerts). */
   onNeedsReauth?: (memberId: string) => void;
+  /** Told of every refresh this process attempted: a new pair, or why not (metrics). Must not throw. */
+  onRefresh?: (outcome: TokenRefreshOutcome) => void;
 }
+
+/** One refresh attempt of this process: a new pair stored, or the reason it failed. */
+export type TokenRefreshOutcome = { memberId: string; ok: true } | { memberId: string; ok: false; reason: RefreshFailureReason };
 
 /** Whether the stored pair must be refreshed now. */
 type Need = (record: PortalRecord, nowMs: number) => boolean;
@@ -53,7 +60,10 @@ interface Outcome {
   error?: unknown;
 }
 
-const STORE_WRITE_ATTEMPTS = 3;
+/** The store-write retries of a new pair: backoff from 100 ms up to this, until the lease nears its end. */
+const STORE_WRITE_MAX_WAIT_MS = 2000;
+/** The share of the lease kept free at its end (the lease's expiry is the store's clock, not ours). */
+const STORE_WRITE_LEASE_MARGIN = 0.1;
 
 export class PortalTokenService {
   readonly #portals: PortalRegistry;
@@ -66,6 +76,7 @@ export class PortalTokenService {
   readonly #touchIntervalMs: number;
   readonly #logger: Logger;
   readonly #onNeedsReauth: ((memberId: string) => void) | undefined;
+  readonly #onRefresh: ((outcome: TokenRefreshOutcome) => void) | undefined;
   readonly #flights = new Map<string, Promise<Outcome>>();
   readonly #touchedAtMs = new Map<string, number>();
 
@@ -80,6 +91,7 @@ export class PortalTokenService {
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.#logger = options.logger ?? silentLogger;
     this.#onNeedsReauth = options.onNeedsReauth;
+    this.#onRefresh = options.onRefresh;
   }
 
   /** The service's clock (epoch ms). */
@@ -152,23 +164,29 @@ export class PortalTokenService {
       if (!need(record, this.#nowMs())) return { record, refreshed: false };
 
       const owner = randomUUID();
+      const leaseTakenAt = performance.now();
       if (await this.#portals.acquireRefreshLease(memberId, record.version, owner, this.#leaseMs)) {
-        const outcome = await this.#refreshHoldingLease(record, owner);
+        const outcome = await this.#refreshHoldingLease(record, owner, leaseTakenAt + this.#leaseMs);
         if (outcome) return outcome;
         continue; // the row changed under us (reinstall): read it again
       }
       // another process holds the lease, or the version moved: wait for its new pair
       if (performance.now() - startedAt > this.#waitTimeoutMs) {
+        this.#onRefresh?.({ memberId, ok: false, reason: 'wait_timeout' });
         throw new B24Error('B24_ERR_REFRESH_FAILED', 'Timed out waiting for another process to refresh the token', { memberId });
       }
       await sleep(this.#pollIntervalMs + Math.random() * this.#pollIntervalMs);
     }
   }
 
-  /** Calls the token endpoint (we hold the lease) and stores the new pair before returning it. */
-  async #refreshHoldingLease(record: PortalRecord, owner: string): Promise<Outcome | undefined> {
+  /**
+   * Calls the token endpoint (we hold the lease until `leaseEndsAt`, performance.now() time) and
+   * stores the new pair before returning it.
+   */
+  async #refreshHoldingLease(record: PortalRecord, owner: string, leaseEndsAt: number): Promise<Outcome | undefined> {
     const { memberId } = record;
     if (!record.refreshToken) {
+      this.#onRefresh?.({ memberId, ok: false, reason: 'no_refresh_token' });
       await this.#portals.releaseRefreshLease(memberId, owner, true);
       throw new B24Error('B24_ERR_REFRESH_FAILED', 'The portal has no refresh token stored', { memberId });
     }
@@ -176,8 +194,9 @@ export class PortalTokenService {
     try {
       tokens = await this.#client.refresh({ refreshToken: record.refreshToken, serverEndpoint: record.serverEndpoint });
     } catch (error) {
+      this.#onRefresh?.({ memberId, ok: false, reason: refreshFailureReason(error) });
       if (error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED') {
-        if (await this.#portals.markNeedsReauth(memberId, record.version, owner)) {
+        if (await this.#portals.markNeedsReauth(memberId, record.version, owner, error.bitrixCode !== undefined ? { bitrixCode: error.bitrixCode } : {})) {
           this.#logger.warn({ memberId, bitrixCode: error.bitrixCode }, 'refresh token rejected: the portal needs re-authorization');
           this.#onNeedsReauth?.(memberId);
           throw new B24Error('B24_ERR_TOKEN_REVOKED', undefined, { memberId, bitrixCode: error.bitrixCode, status: error.status, cause: error });
@@ -189,7 +208,7 @@ export class PortalTokenService {
       });
       if (record.accessToken && record.expiresAtMs > this.#nowMs()) {
         // an early (proactive) refresh failed; the current token still works, so the caller need not fail
-        this.#logger.warn({ memberId, code: codeOf(error) }, 'token refresh failed; using the current access token until it expires');
+        this.#logger.warn({ memberId, err: error }, 'token refresh failed; using the current access token until it expires');
         return { record, refreshed: false, error };
       }
       throw error instanceof B24Error
@@ -197,7 +216,14 @@ export class PortalTokenService {
         : new B24Error('B24_ERR_REFRESH_FAILED', undefined, { memberId, cause: error });
     }
 
-    const saved = await this.#persist(record, tokens);
+    let saved: PortalRecord | undefined;
+    try {
+      saved = await this.#persist(record, tokens, leaseEndsAt);
+    } catch (error) {
+      this.#onRefresh?.({ memberId, ok: false, reason: 'store_write' });
+      throw error;
+    }
+    this.#onRefresh?.({ memberId, ok: true });
     if (!saved) {
       // a reinstall wrote a newer pair meanwhile; ours is valid too, but the stored one wins
       this.#logger.warn({ memberId }, 'refreshed tokens lost a compare-and-swap; using the stored pair');
@@ -207,7 +233,13 @@ export class PortalTokenService {
     return { record: saved, refreshed: true };
   }
 
-  async #persist(record: PortalRecord, tokens: OAuthTokens): Promise<PortalRecord | undefined> {
+  /**
+   * Writes the new pair, retrying while the refresh lease is still ours: the old pair is already
+   * dead at the OAuth server, so giving up loses the portal (it needs re-authorization), and a store
+   * that is down for a few seconds — a database restart or failover — must not do that. Past the
+   * lease another process may take it and spend the old refresh token, so the retries stop there.
+   */
+  async #persist(record: PortalRecord, tokens: OAuthTokens, leaseEndsAt: number): Promise<PortalRecord | undefined> {
     const pair = {
       accessToken: tokens.accessToken,
       refreshToken: tokens.refreshToken,
@@ -222,11 +254,13 @@ export class PortalTokenService {
         return await this.#portals.updateTokens(record.memberId, record.version, pair);
       } catch (error) {
         // the new pair exists only in memory now: losing it means the portal must be re-authorized
-        if (attempt >= STORE_WRITE_ATTEMPTS) {
-          this.#logger.error({ memberId: record.memberId, err: error }, 'refreshed tokens could not be stored');
+        const waitMs = Math.min(STORE_WRITE_MAX_WAIT_MS, 100 * 2 ** (attempt - 1));
+        if (performance.now() + waitMs >= leaseEndsAt - this.#leaseMs * STORE_WRITE_LEASE_MARGIN) {
+          this.#logger.error({ memberId: record.memberId, err: error, attempts: attempt }, 'refreshed tokens could not be stored');
           throw error;
         }
-        await sleep(100 * attempt);
+        if (attempt === 1) this.#logger.warn({ memberId: record.memberId, err: error }, 'refreshed tokens not stored yet; retrying while the refresh lease lasts');
+        await sleep(waitMs);
       }
     }
   }
@@ -252,10 +286,6 @@ function assertUsable(memberId: string, record: PortalRecord | undefined): asser
 
 function grantOf(record: PortalRecord): AccessGrant {
   return { accessToken: record.accessToken ?? undefined, clientEndpoint: record.clientEndpoint, memberId: record.memberId };
-}
-
-function codeOf(error: unknown): string {
-  return error instanceof B24Error ? error.code : 'UNKNOWN';
 }
 
 /** The REST client's view of one portal: a TokenProvider over the shared service. */

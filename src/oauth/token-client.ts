@@ -1,5 +1,5 @@
 /**
- * A client of the OAuth token endpoint, `{oauthUrl}/oauth/token/` (protocol §1.3–§1.6).
+ * A client of the OAuth token endpoint, `{oauthUrl}/oauth/token/` (docs/protocol.md §1.3–§1.6).
  * Form-encoded POST, so secrets stay out of URLs and access logs. `client_secret` goes to the
  * OAuth server only, never to a portal.
  */
@@ -8,7 +8,7 @@ import { parseScope } from '../store/portals.js';
 import { OAuthUnreachableError, postOAuthForm, unreachableCause, type OAuthAnswer } from './oauth-http.js';
 import { DEFAULT_OAUTH_URL } from './oauth-server.js';
 
-/** A token answer (protocol §1.4), typed. */
+/** A token answer (docs/protocol.md §1.4), typed. */
 export interface OAuthTokens {
   accessToken: string;
   refreshToken: string;
@@ -20,7 +20,7 @@ export interface OAuthTokens {
   memberId: string | undefined;
   clientEndpoint: string | undefined;
   serverEndpoint: string | undefined;
-  /** The OAuth server host (NOT the portal: protocol §1.4). */
+  /** The OAuth server host (NOT the portal: docs/protocol.md §1.4). */
   oauthDomain: string | undefined;
   userId: number | undefined;
 }
@@ -51,7 +51,7 @@ export interface OAuthTokenClientOptions {
   fetch?: typeof fetch;
 }
 
-/** `https://oauth.bitrix.info/rest/` → `https://oauth.bitrix.info` (protocol §1.1 recommendation). */
+/** `https://oauth.bitrix.info/rest/` → `https://oauth.bitrix.info` (docs/protocol.md §1.1 recommendation). */
 function oauthBaseFromServerEndpoint(serverEndpoint: string | undefined): string | undefined {
   if (!serverEndpoint) return undefined;
   const base = serverEndpoint.replace(/\/+$/, '').replace(/\/rest$/, '');
@@ -80,7 +80,7 @@ export function createTokenClient(options: OAuthTokenClientOptions): OAuthTokenC
     if (!body) {
       throw new B24Error(failure, `The OAuth server ${base} answered HTTP ${response.status} with something that is not JSON`, { status: response.status });
     }
-    // errors can come with HTTP 200 (wrong_client, protocol §1.6): look at the body first
+    // errors can come with HTTP 200 (wrong_client, docs/protocol.md §1.6): look at the body first
     if (typeof body.error === 'string' && body.error !== '') {
       const code: ErrorCode = body.error === 'invalid_grant' && failure === 'B24_ERR_REFRESH_FAILED' ? 'B24_ERR_TOKEN_REVOKED' : failure;
       const description = typeof body.error_description === 'string' ? body.error_description : '';

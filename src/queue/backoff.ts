@@ -6,9 +6,10 @@
 import { backoffMs } from '../rest/retry.js';
 import type { JobTypeOptions } from './types.js';
 
-export type ResolvedJobType = Required<JobTypeOptions>;
+/** A job type's options with every default filled in (`retryPermanentErrors` is always set by resolveJobType). */
+export type ResolvedJobType = Required<Omit<JobTypeOptions, 'retryPermanentErrors'>> & { retryPermanentErrors?: boolean };
 
-export const DEFAULT_JOB_TYPE: Readonly<ResolvedJobType> = Object.freeze({ maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600_000 });
+export const DEFAULT_JOB_TYPE: Readonly<ResolvedJobType> = Object.freeze({ maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600_000, retryPermanentErrors: false });
 
 /** Postponing (portal rate-limited or down) backs off too, but never gives up. */
 const POSTPONE_BACKOFF = Object.freeze({ baseMs: 1000, capMs: 300_000 });
@@ -18,6 +19,7 @@ export function resolveJobType(options: JobTypeOptions | undefined, defaults: Re
     maxAttempts: Math.max(1, Math.floor(options?.maxAttempts ?? defaults.maxAttempts)),
     baseDelayMs: Math.max(0, options?.baseDelayMs ?? defaults.baseDelayMs),
     capDelayMs: Math.max(0, options?.capDelayMs ?? defaults.capDelayMs),
+    retryPermanentErrors: options?.retryPermanentErrors ?? defaults.retryPermanentErrors ?? false,
   };
 }
 

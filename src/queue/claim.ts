@@ -16,33 +16,46 @@ export async function claimJobs(ctx: QueueContext, workerId: string, options: Cl
   const limit = Math.max(0, Math.floor(options.limit ?? 1));
   if (limit === 0) return [];
   const leaseMs = options.leaseMs ?? ctx.leaseMs;
-  return ctx.store.transaction(async (tx) => {
-    const now = ctx.nowMs();
-    await reapExpiredLeases(tx, now);
-    const candidates = await fairCandidates(tx, { nowMs: now, limit, maxRunningPerPortal: ctx.maxRunningPerPortal, names: options.names });
-    const allowed = await enforcePortalCap(tx, candidates, ctx.maxRunningPerPortal);
-    if (allowed.length === 0) return [];
-    const ids = allowed.map((c) => c.id);
-    const marks = ids.map(() => '?').join(', ');
-    // another claimer may hold or have taken some of them meanwhile: skip those, don't wait
-    const locked = await tx.all<{ id: number }>(
-      `SELECT id FROM ${JOBS_TABLE} WHERE id IN (${marks}) AND state = 'queued' AND run_at_ms <= ? FOR UPDATE SKIP LOCKED`,
-      [...ids, now],
-    );
-    if (locked.length === 0) return [];
-    const turn = await tx.one<{ seq: number }>(`SELECT COALESCE(MAX(claim_seq), 0) + 1 AS seq FROM ${JOBS_TABLE}`);
-    const lockedIds = locked.map((row) => Number(row.id));
-    const rows = await tx.all<JobRow>(
-      `UPDATE ${JOBS_TABLE}
-       SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at_ms = ?, claim_seq = ?,
-           started_at_ms = ?, finished_at_ms = NULL, updated_at_ms = ?
-       WHERE id IN (${lockedIds.map(() => '?').join(', ')}) AND state = 'queued'
-       RETURNING ${JOB_COLUMNS}`,
-      [workerId, now + leaseMs, Number(turn?.seq ?? 1), now, now, ...lockedIds],
-    );
-    const order = new Map(ids.map((id, index) => [id, index]));
-    return rows.map((row) => toJob(row)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-  });
+  return ctx.store.transaction(async (tx) => (await leaseDueJobs(tx, ctx, workerId, { limit, leaseMs, names: options.names })).jobs);
+}
+
+/**
+ * The claim's body, inside the caller's transaction (claim-batch.ts adds a batch's followers in the
+ * same one): reaps, picks fairly, locks and leases. Returns the jobs in fair order and the claim's turn.
+ */
+export async function leaseDueJobs(
+  tx: Transaction,
+  ctx: QueueContext,
+  workerId: string,
+  options: { limit: number; leaseMs: number; names: readonly string[] | undefined },
+): Promise<{ jobs: Job[]; turn: number; nowMs: number }> {
+  const { limit, leaseMs } = options;
+  const now = ctx.nowMs();
+  await reapExpiredLeases(tx, now);
+  const candidates = await fairCandidates(tx, { nowMs: now, limit, maxRunningPerPortal: ctx.maxRunningPerPortal, names: options.names });
+  const allowed = await enforcePortalCap(tx, candidates, ctx.maxRunningPerPortal);
+  if (allowed.length === 0) return { jobs: [], turn: 0, nowMs: now };
+  const ids = allowed.map((c) => c.id);
+  const marks = ids.map(() => '?').join(', ');
+  // another claimer may hold or have taken some of them meanwhile: skip those, don't wait
+  const locked = await tx.all<{ id: number }>(
+    `SELECT id FROM ${JOBS_TABLE} WHERE id IN (${marks}) AND state = 'queued' AND run_at_ms <= ? FOR UPDATE SKIP LOCKED`,
+    [...ids, now],
+  );
+  if (locked.length === 0) return { jobs: [], turn: 0, nowMs: now };
+  const turn = await tx.one<{ seq: number }>(`SELECT COALESCE(MAX(claim_seq), 0) + 1 AS seq FROM ${JOBS_TABLE}`);
+  const seq = Number(turn?.seq ?? 1);
+  const lockedIds = locked.map((row) => Number(row.id));
+  const rows = await tx.all<JobRow>(
+    `UPDATE ${JOBS_TABLE}
+     SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at_ms = ?, claim_seq = ?,
+         started_at_ms = ?, finished_at_ms = NULL, updated_at_ms = ?
+     WHERE id IN (${lockedIds.map(() => '?').join(', ')}) AND state = 'queued'
+     RETURNING ${JOB_COLUMNS}`,
+    [workerId, now + leaseMs, seq, now, now, ...lockedIds],
+  );
+  const order = new Map(ids.map((id, index) => [id, index]));
+  return { jobs: rows.map((row) => toJob(row)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)), turn: seq, nowMs: now };
 }
 
 /**

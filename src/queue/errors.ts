@@ -1,5 +1,6 @@
 /** The queue's errors, and how a handler's error decides between retry, dead letter and postpone. */
 import { B24Error, type ErrorCode } from '../errors.js';
+import { classifyError } from '../rest/error-class.js';
 
 /**
  * Thrown by a handler (or wrapping another error) to say that retrying cannot help: the job goes
@@ -12,12 +13,14 @@ export class NonRetryableError extends B24Error {
   }
 }
 
-/** B24 codes whose cause a retry of the job would meet again. */
+/**
+ * B24 codes whose cause a retry of the job would meet again, whatever the job type says. The
+ * portal's permanent answers (access, unknown method, validation, not found) are decided by
+ * {@link isPermanentPortalError} instead: a job type may opt in to retrying those.
+ */
 const NON_RETRYABLE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'B24_ERR_JOB_NON_RETRYABLE',
   'B24_ERR_INVALID_ARGUMENT',
-  'B24_ERR_ACCESS_DENIED',
-  'B24_ERR_METHOD_NOT_FOUND',
   'B24_ERR_PORTAL_NOT_FOUND',
   'B24_ERR_PORTAL_UNINSTALLED',
   'B24_ERR_PORTAL_DELETED',
@@ -45,6 +48,17 @@ function codeOf(error: unknown): string | undefined {
 export function isNonRetryable(error: unknown): boolean {
   const code = codeOf(error);
   return error instanceof NonRetryableError || (code !== undefined && NON_RETRYABLE_CODES.has(code));
+}
+
+/**
+ * True for an error the portal gave as its considered answer to this request — a 400 validation
+ * error, ACCESS_DENIED/insufficient_scope, ERROR_METHOD_NOT_FOUND, "Not found": the class
+ * `permanent` of the REST client's one decision (src/rest/error-class.ts). A job failing with it is
+ * dead at once unless its type sets `retryPermanentErrors`.
+ */
+export function isPermanentPortalError(error: unknown): boolean {
+  const method = (error as { method?: unknown } | null | undefined)?.method;
+  return classifyError(error, typeof method === 'string' ? method : '').kind === 'permanent';
 }
 
 /** True for B24 errors that mean the portal is rate-limited or unreachable right now. */

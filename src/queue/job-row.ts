@@ -73,7 +73,8 @@ export function toJsonText(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
-/** Deletes every job of a portal (its uninstall with CLEAN; `ctx.once` memos are purged with their own table). */
+/** Deletes every job of a portal and its queue head (its uninstall with CLEAN; `ctx.once` memos are purged with their own table). */
 export async function deletePortalJobs(tx: import('../store/types.js').Transaction, memberId: string): Promise<void> {
   await tx.run(`DELETE FROM ${JOBS_TABLE} WHERE member_id = ?`, [memberId]);
+  await tx.run('DELETE FROM b24kit_job_heads WHERE member_id = ?', [memberId]); // fairness.ts JOB_HEADS_TABLE
 }

@@ -9,7 +9,7 @@ import { B24Error } from '../errors.js';
 import type { SqlValue, Transaction } from '../store/types.js';
 import { retryDelayMs } from './backoff.js';
 import type { QueueContext } from './context.js';
-import { errorText, isNonRetryable, leaseLost } from './errors.js';
+import { errorText, isNonRetryable, isPermanentPortalError, leaseLost } from './errors.js';
 import { JOB_COLUMNS, JOBS_TABLE, parseHistory, toJob, toJsonText, type JobRow } from './job-row.js';
 import type { AttemptRecord, Job, LeaseCheck } from './types.js';
 
@@ -89,7 +89,9 @@ export async function completeJob(ctx: QueueContext, jobId: number, workerId: st
 export async function failJob(ctx: QueueContext, jobId: number, workerId: string, error: unknown, check: LeaseCheck = {}): Promise<FailOutcome> {
   return withLease(ctx, jobId, workerId, check, async (tx, row, now) => {
     const text = errorText(error);
-    const delay = isNonRetryable(error) ? undefined : retryDelayMs(Number(row.attempts), Number(row.max_attempts), ctx.jobType(row.name), ctx.random);
+    const type = ctx.jobType(row.name);
+    const deadNow = isNonRetryable(error) || (type.retryPermanentErrors !== true && isPermanentPortalError(error));
+    const delay = deadNow ? undefined : retryDelayMs(Number(row.attempts), Number(row.max_attempts), type, ctx.random);
     const state = delay === undefined ? 'dead' : 'queued';
     const updated = await tx.one<JobRow>(
       `UPDATE ${JOBS_TABLE}

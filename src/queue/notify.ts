@@ -7,6 +7,9 @@
  *   connection would lose the subscription when returned to the pool).
  * - Any dialect, same process: {@link LocalWakeups}, an in-process signal (SQLite has no
  *   cross-process notifications; other processes poll).
+ * - Jobs due later (a `runAtMs` in the future, a retry after its backoff): a worker that goes idle
+ *   asks {@link nextDueAtMs} and sleeps until then, not until its next poll; a notification of a
+ *   job enqueued for later wakes it to ask again. The poll stays as a slow safety net.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -14,8 +17,22 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { backoffMs } from '../rest/retry.js';
 import type { Queryable } from '../store/types.js';
+import { JOBS_TABLE } from './job-row.js';
 
 export const JOBS_CHANNEL = 'b24kit_jobs';
+
+/**
+ * When the next queued job named one of `names` becomes due: the earliest `run_at_ms` after
+ * `nowMs` (epoch ms), or undefined when none is waiting. One index range scan (state, run_at_ms).
+ */
+export async function nextDueAtMs(db: Queryable, names: readonly string[], nowMs: number): Promise<number | undefined> {
+  if (names.length === 0) return undefined;
+  const row = await db.one<{ due: number | string | null }>(
+    `SELECT MIN(run_at_ms) AS due FROM ${JOBS_TABLE} WHERE state = 'queued' AND run_at_ms > ? AND name IN (${names.map(() => '?').join(', ')})`,
+    [Math.floor(nowMs), ...names],
+  );
+  return row?.due === null || row?.due === undefined ? undefined : Number(row.due);
+}
 
 /** An in-process "there may be work" signal between the queue and the workers of one process. */
 export class LocalWakeups {
@@ -78,7 +95,7 @@ export async function listenForJobs(options: ListenOptions): Promise<JobListener
       options.onWake();
     });
     next.on('error', (error) => {
-      logger.warn({ err: error.message }, 'job listener: connection error');
+      logger.warn({ err: error }, 'job listener: connection error');
       reconnectLater(next);
     });
     next.on('end', () => reconnectLater(next));

@@ -8,8 +8,9 @@ import { silentLogger } from '../log/logger.js';
 import type { Queryable, SqlValue, Store } from '../store/types.js';
 import { DEFAULT_JOB_TYPE, resolveJobType, type ResolvedJobType } from './backoff.js';
 import { claimJobs, reapExpiredLeases } from './claim.js';
+import { claimJobGroups, type GroupClaimOptions } from './claim-batch.js';
 import type { QueueContext } from './context.js';
-import { purgeJobs, replayDeadJobs, replayJob } from './dead-letter.js';
+import { discardDeadJobs, discardJob, purgeJobs, replayDeadJobs, replayJob, type BeforeDiscard, type DeadJobFilter } from './dead-letter.js';
 import { enqueueJob, enqueueJobs } from './enqueue.js';
 import { JOB_COLUMNS, JOBS_TABLE, toJob, type JobRow } from './job-row.js';
 import { completeJob, extendLease, failJob, postponeJob, releaseJob, saveResult, type FailOutcome } from './lease.js';
@@ -20,7 +21,7 @@ export interface QueueOptions {
   store: Store;
   /** Retry policy per job type (by job name); types not listed use `defaults`. */
   jobTypes?: Record<string, JobTypeOptions>;
-  /** Retry policy of the types not in `jobTypes`. @defaultValue { maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600000 } */
+  /** Retry policy of the types not in `jobTypes`. @defaultValue { maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600000, retryPermanentErrors: false } */
   defaults?: JobTypeOptions;
   /** The visibility timeout of a claim, in ms: a worker that stops heartbeating loses its job after this long. @defaultValue 30000 */
   leaseMs?: number;
@@ -101,6 +102,14 @@ export class JobQueue {
     return claimJobs(this.#ctx, workerId, typeof limitOrOptions === 'number' ? { limit: limitOrOptions } : limitOrOptions);
   }
 
+  /**
+   * Like {@link claim}, for workers with batch job types: up to `limit` runs, each one job or, for
+   * a name in `batchSizes`, up to that many due jobs of the same name and portal (claim-batch.ts).
+   */
+  claimGroups(workerId: string, options: GroupClaimOptions): Promise<Job[][]> {
+    return claimJobGroups(this.#ctx, workerId, options);
+  }
+
   /** Heartbeat: extends the lease by `leaseMs` from now. Returns the new expiry. */
   extendLease(jobId: number, workerId: string, leaseMs: number = this.#ctx.leaseMs, check: LeaseCheck = {}): Promise<number> {
     return extendLease(this.#ctx, jobId, workerId, leaseMs, check);
@@ -133,8 +142,18 @@ export class JobQueue {
     return replayJob(this.#ctx, jobId);
   }
 
-  replayDead(filter: { memberId?: string; name?: string } = {}): Promise<number> {
+  replayDead(filter: DeadJobFilter = {}): Promise<number> {
     return replayDeadJobs(this.#ctx, filter);
+  }
+
+  /** Deletes a dead job for good (B24_ERR_JOB_STATE for any other state). `beforeDelete` runs in the same transaction. */
+  discard(jobId: number, beforeDelete?: BeforeDiscard): Promise<Job> {
+    return discardJob(this.#ctx, jobId, beforeDelete);
+  }
+
+  /** Deletes every dead job (of one portal and/or one job type). Returns how many. */
+  discardDead(filter: DeadJobFilter = {}, beforeDelete?: BeforeDiscard): Promise<number> {
+    return discardDeadJobs(this.#ctx, filter, beforeDelete);
   }
 
   /** Returns expired leases to the queue now (claims do this too). Returns how many. */

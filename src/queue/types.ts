@@ -96,6 +96,15 @@ export interface JobTypeOptions {
   baseDelayMs?: number;
   /** Largest delay of any retry, in ms. @defaultValue 600000 (10 minutes) */
   capDelayMs?: number;
+  /**
+   * Retry a permanent error of the portal — a 400 validation error, ACCESS_DENIED or
+   * insufficient_scope, ERROR_METHOD_NOT_FOUND, "Not found" (`classifyError` → `permanent`,
+   * src/rest/error-class.ts) — like any other failure, within `maxAttempts`. For a job that expects
+   * the cause to go away (an administrator granting access, an object created elsewhere a little
+   * later). @defaultValue false: such a job goes dead on its first attempt, keeping the portal's
+   * code and message
+   */
+  retryPermanentErrors?: boolean;
 }
 
 export interface ClaimOptions {

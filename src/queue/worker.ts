@@ -10,8 +10,9 @@ import { B24Error } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { postponeDelayMs } from './backoff.js';
-import { errorText, isPortalUnavailable } from './errors.js';
-import { listenForJobs, type JobListener } from './notify.js';
+import { runBatchHandler, type BatchJobOutcome, type BatchJobType } from './batch-run.js';
+import { errorText, isNonRetryable, isPortalUnavailable, NonRetryableError } from './errors.js';
+import { listenForJobs, nextDueAtMs, type JobListener } from './notify.js';
 import type { JobQueue } from './queue.js';
 import type { Job } from './types.js';
 
@@ -35,13 +36,23 @@ export type JobHandler<P = unknown, R = unknown> = (ctx: JobContext<P>) => Promi
 
 export interface WorkerOptions {
   queue: JobQueue;
-  /** Handlers by job name. The worker claims only jobs it has a handler for. */
+  /** Handlers by job name. The worker claims only jobs it has a handler (or a batch handler) for. */
   handlers: Record<string, JobHandler<never, unknown>>;
+  /**
+   * Batch job types by name: the worker claims a job of such a name with up to `size` − 1 more due
+   * jobs of the same name and portal, and runs them in one handler call (batch-run.ts). A batch
+   * takes one of the worker's `concurrency` slots. @defaultValue none
+   */
+  batchHandlers?: Record<string, BatchJobType>;
   /** Lease owner id; unique per worker. @defaultValue `${hostname}:${pid}:${random}` */
   id?: string;
   /** Jobs run at once by this worker. @defaultValue 4 */
   concurrency?: number;
-  /** How often an idle worker looks for due jobs, in ms (wake-ups make it sooner). @defaultValue 1000 */
+  /**
+   * How often an idle worker looks for due jobs, in ms: a safety net. Wake-ups make it sooner — a
+   * notification of new work, and the due time of the next delayed job, which an idle worker asks
+   * the store for (notify.ts). @defaultValue 1000
+   */
   pollIntervalMs?: number;
   /** Visibility timeout of this worker's claims, in ms. @defaultValue the queue's leaseMs */
   leaseMs?: number;
@@ -59,7 +70,12 @@ export interface WorkerOptions {
 }
 
 interface Running {
+  /** The job (a batch's lead). */
   job: Job;
+  /** Every job of the run: `[job]`, or a batch's jobs. */
+  jobs: Job[];
+  /** A batch's jobs whose lease was lost (their outcomes are discarded). */
+  lost: Set<number>;
   abort: AbortController;
   /** The outcome no longer counts: the lease was lost, or stop() released it. */
   discarded: boolean;
@@ -74,6 +90,7 @@ export class Worker {
   readonly id: string;
   readonly #queue: JobQueue;
   readonly #handlers: Map<string, JobHandler<unknown, unknown>>;
+  readonly #batchHandlers: Map<string, BatchJobType>;
   readonly #concurrency: number;
   readonly #pollIntervalMs: number;
   readonly #leaseMs: number;
@@ -92,6 +109,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#queue = options.queue;
     this.#handlers = new Map(Object.entries(options.handlers) as Array<[string, JobHandler<unknown, unknown>]>);
+    this.#batchHandlers = new Map(Object.entries(options.batchHandlers ?? {}));
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
     this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 1000);
@@ -102,7 +120,7 @@ export class Worker {
     this.#listen = options.listen;
   }
 
-  /** Jobs running now. */
+  /** Handler runs going on now (a batch is one). */
   get active(): number {
     return this.#running.size;
   }
@@ -121,7 +139,7 @@ export class Worker {
       }
       this.#listener = listener;
     }
-    this.#logger.info({ workerId: this.id, concurrency: this.#concurrency, jobs: [...this.#handlers.keys()] }, 'worker started');
+    this.#logger.info({ workerId: this.id, concurrency: this.#concurrency, jobs: [...this.#handlers.keys(), ...this.#batchHandlers.keys()] }, 'worker started');
     this.#loop = this.#run();
   }
 
@@ -153,45 +171,71 @@ export class Worker {
     if (running.discarded) return;
     running.discarded = true;
     running.abort.abort(new B24Error('B24_ERR_LEASE_LOST', 'The worker is stopping; the job was released'));
-    try {
-      await this.#queue.release(running.job.id, this.id, { attempt: running.job.attempts });
-      this.#logger.info({ jobId: running.job.id, memberId: running.job.memberId, name: running.job.name }, 'job released on shutdown');
-    } catch (error) {
-      if (!isLeaseLost(error)) this.#logger.warn({ jobId: running.job.id, err: errorText(error) }, 'could not release job');
+    for (const job of running.jobs) {
+      if (running.lost.has(job.id)) continue;
+      try {
+        await this.#queue.release(job.id, this.id, { attempt: job.attempts });
+        this.#logger.info({ jobId: job.id, memberId: job.memberId, name: job.name }, 'job released on shutdown');
+      } catch (error) {
+        if (!isLeaseLost(error)) this.#logger.warn({ jobId: job.id, err: error }, 'could not release job');
+      }
     }
   }
 
   async #run(): Promise<void> {
-    const names = [...this.#handlers.keys()];
+    const names = [...this.#handlers.keys(), ...this.#batchHandlers.keys()];
+    const batchSizes = Object.fromEntries([...this.#batchHandlers].map(([name, type]) => [name, type.size]));
     while (!this.#stopping) {
       const free = this.#concurrency - this.#running.size;
       let claimed = 0;
       if (free > 0) {
         try {
-          const jobs = await this.#queue.claim(this.id, { limit: free, names, leaseMs: this.#leaseMs });
-          claimed = jobs.length;
-          for (const job of jobs) this.#start(job);
+          if (this.#batchHandlers.size === 0) {
+            const jobs = await this.#queue.claim(this.id, { limit: free, names, leaseMs: this.#leaseMs });
+            claimed = jobs.length;
+            for (const job of jobs) this.#start(job);
+          } else {
+            const runs = await this.#queue.claimGroups(this.id, { limit: free, names, leaseMs: this.#leaseMs, batchSizes });
+            claimed = runs.length;
+            for (const jobs of runs) {
+              const batch = this.#batchHandlers.get(jobs[0]!.name);
+              if (batch) this.#startBatch(jobs, batch);
+              else this.#start(jobs[0]!);
+            }
+          }
         } catch (error) {
-          this.#logger.warn({ workerId: this.id, err: errorText(error) }, 'claim failed');
+          this.#logger.warn({ workerId: this.id, err: error }, 'claim failed');
         }
       }
       if (free > 0 && claimed === free) continue; // there may be more: claim again (the loop waits once full)
-      await this.#idle();
+      await this.#idle(free > 0 ? await this.#nextDue(names) : undefined);
     }
   }
 
-  #idle(): Promise<void> {
+  /** When the next delayed job of ours is due (queue clock, epoch ms); undefined when none, or unknown. */
+  async #nextDue(names: readonly string[]): Promise<number | undefined> {
+    try {
+      return await nextDueAtMs(this.#queue.store, names, this.#queue.nowMs());
+    } catch (error) {
+      this.#logger.warn({ workerId: this.id, err: error }, 'next due time unknown; polling');
+      return undefined;
+    }
+  }
+
+  /** Sleeps until a wake-up, the next job's due time, or the poll interval, whichever comes first. */
+  #idle(dueAtMs?: number): Promise<void> {
     if (this.#wakePending || this.#stopping) {
       this.#wakePending = false;
       return Promise.resolve();
     }
+    const untilDueMs = dueAtMs === undefined ? Number.POSITIVE_INFINITY : Math.max(0, dueAtMs - this.#queue.nowMs());
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.#pollIntervalMs);
+      const timer = setTimeout(done, Math.min(this.#pollIntervalMs, untilDueMs));
       this.#wake = done;
     });
   }
@@ -203,7 +247,7 @@ export class Worker {
 
   #start(job: Job): void {
     const abort = new AbortController();
-    const running: Running = { job, abort, discarded: false, done: Promise.resolve() };
+    const running: Running = { job, jobs: [job], lost: new Set(), abort, discarded: false, done: Promise.resolve() };
     this.#running.set(job.id, running);
     running.done = this.#execute(running).finally(() => {
       this.#running.delete(job.id);
@@ -219,7 +263,7 @@ export class Worker {
       if (running.discarded) return;
       running.discarded = true;
       running.abort.abort(error);
-      this.#logger.warn({ ...log, err: errorText(error) }, 'lease lost; the outcome of this run will be discarded');
+      this.#logger.warn({ ...log, err: error }, 'lease lost; the outcome of this run will be discarded');
     };
     const heartbeat = async (): Promise<void> => {
       if (running.discarded) throw new B24Error('B24_ERR_LEASE_LOST', `Job ${job.id}: the lease is no longer held`);
@@ -233,7 +277,7 @@ export class Worker {
     const timer = setInterval(() => {
       heartbeat().catch((error: unknown) => {
         // a store hiccup: keep running; if the lease does expire meanwhile, the outcome is refused later
-        if (!isLeaseLost(error)) this.#logger.warn({ ...log, err: errorText(error) }, 'heartbeat failed');
+        if (!isLeaseLost(error)) this.#logger.warn({ ...log, err: error }, 'heartbeat failed');
       });
     }, this.#heartbeatMs);
     timer.unref();
@@ -260,27 +304,98 @@ export class Worker {
       clearInterval(timer);
     }
     if (running.discarded) return;
-    const durationMs = Math.round(performance.now() - started);
+    await this.#record(job, ok ? { status: 'done', result } : { status: 'retry', error: failure }, log, Math.round(performance.now() - started));
+  }
+
+  /** Records one job's outcome under its lease: complete, postpone (portal unavailable), retry or dead. */
+  async #record(job: Job, outcome: BatchJobOutcome, log: Record<string, unknown>, durationMs: number): Promise<void> {
+    const check = { attempt: job.attempts };
     try {
-      if (ok) {
-        await this.#queue.complete(job.id, this.id, result, check);
+      if (outcome.status === 'done') {
+        await this.#queue.complete(job.id, this.id, outcome.result, check);
         this.#logger.debug({ ...log, durationMs }, 'job succeeded');
         return;
       }
-      const postponeMs = this.#postponeFor(failure, job);
+      const failure = outcome.status === 'dead' ? asNonRetryable(outcome.error) : outcome.error;
+      const postponeMs = outcome.status === 'dead' ? undefined : this.#postponeFor(failure, job);
       if (postponeMs !== undefined) {
         const postponed = await this.#queue.postpone(job.id, this.id, this.#queue.nowMs() + postponeMs, { ...check, reason: errorText(failure) });
-        this.#logger.info({ ...log, err: errorText(failure), runAtMs: postponed.runAtMs }, 'job postponed (attempt not counted)');
+        this.#logger.info({ ...log, err: failure, runAtMs: postponed.runAtMs }, 'job postponed (attempt not counted)');
         return;
       }
-      const outcome = await this.#queue.fail(job.id, this.id, failure, check);
-      if (outcome.state === 'dead') this.#logger.error({ ...log, err: errorText(failure) }, 'job dead');
-      else this.#logger.warn({ ...log, err: errorText(failure), runAtMs: outcome.job.runAtMs }, 'job failed; retry scheduled');
+      const failed = await this.#queue.fail(job.id, this.id, failure, check);
+      if (failed.state === 'dead') this.#logger.error({ ...log, err: failure }, 'job dead');
+      else this.#logger.warn({ ...log, err: failure, runAtMs: failed.job.runAtMs }, 'job failed; retry scheduled');
     } catch (error) {
-      if (isLeaseLost(error)) this.#logger.warn({ ...log, err: errorText(error) }, 'outcome discarded: lease lost');
-      else this.#logger.error({ ...log, err: errorText(error) }, 'could not record the outcome; the lease will expire and the job run again');
+      if (isLeaseLost(error)) this.#logger.warn({ ...log, err: error }, 'outcome discarded: lease lost');
+      else this.#logger.error({ ...log, err: error }, 'could not record the outcome; the lease will expire and the job run again');
     }
   }
+
+  #startBatch(jobs: Job[], type: BatchJobType): void {
+    const lead = jobs[0]!;
+    const abort = new AbortController();
+    const running: Running = { job: lead, jobs, lost: new Set(), abort, discarded: false, done: Promise.resolve() };
+    this.#running.set(lead.id, running);
+    running.done = this.#executeBatch(running, type).finally(() => {
+      this.#running.delete(lead.id);
+      this.#signal();
+    });
+  }
+
+  /**
+   * One handler call for a batch's jobs. Each job keeps its own lease (heartbeats extend every one
+   * still held; a job whose lease is lost drops out and its outcome is discarded) and its own
+   * outcome: the handler reports one per job, and a handler that throws gives every job its error.
+   */
+  async #executeBatch(running: Running, type: BatchJobType): Promise<void> {
+    const { jobs, lost } = running;
+    const log = { workerId: this.id, name: running.job.name, memberId: running.job.memberId, jobIds: jobs.map((job) => job.id) };
+    const heartbeat = async (): Promise<void> => {
+      if (running.discarded) throw new B24Error('B24_ERR_LEASE_LOST', `Batch of job ${running.job.id}: the leases are no longer held`);
+      for (const job of jobs) {
+        if (lost.has(job.id)) continue;
+        try {
+          await this.#queue.extendLease(job.id, this.id, this.#leaseMs, { attempt: job.attempts });
+        } catch (error) {
+          if (!isLeaseLost(error)) throw error;
+          lost.add(job.id);
+          this.#logger.warn({ ...log, jobId: job.id, err: error }, 'lease lost; the outcome of this job will be discarded');
+        }
+      }
+      if (lost.size === jobs.length && !running.discarded) {
+        running.discarded = true;
+        running.abort.abort(new B24Error('B24_ERR_LEASE_LOST', `Batch of job ${running.job.id}: every lease was lost`));
+      }
+    };
+    const timer = setInterval(() => {
+      heartbeat().catch((error: unknown) => {
+        if (!isLeaseLost(error)) this.#logger.warn({ ...log, err: error }, 'heartbeat failed');
+      });
+    }, this.#heartbeatMs);
+    timer.unref();
+    const started = performance.now();
+    let outcomes: BatchJobOutcome[];
+    try {
+      outcomes = await runBatchHandler(type.handler, { jobs, signal: running.abort.signal, heartbeat, logger: this.#logger });
+    } finally {
+      clearInterval(timer);
+    }
+    if (running.discarded) return;
+    const durationMs = Math.round(performance.now() - started);
+    this.#logger.debug({ ...log, durationMs }, 'batch ran');
+    await Promise.all(
+      jobs.map((job, index) =>
+        lost.has(job.id) ? undefined : this.#record(job, outcomes[index]!, { workerId: this.id, jobId: job.id, memberId: job.memberId, name: job.name, attempt: job.attempts }, durationMs),
+      ),
+    );
+  }
+}
+
+/** A batch's `dead` outcome: the error as is when the queue already ends any job on it, else wrapped so it does. */
+function asNonRetryable(error: unknown): unknown {
+  if (isNonRetryable(error)) return error;
+  return new NonRetryableError(errorText(error), { cause: error });
 }
 
 function isLeaseLost(error: unknown): boolean {

@@ -1,13 +1,13 @@
 /**
  * A robot (automation rule) as the app declares it, its validation, and the `bizproc.robot.add` /
- * `bizproc.robot.update` parameters it maps to (protocol §7.1). Pure: no I/O.
+ * `bizproc.robot.update` parameters it maps to (docs/protocol.md §7.1). Pure: no I/O.
  */
 import { B24Error } from '../errors.js';
 
 /** A text the portal shows: one string, or one per language (`{en: 'Send SMS', de: 'SMS senden'}`). */
 export type LocalizedText = string | Readonly<Record<string, string>>;
 
-/** The property types `bizproc.robot.add` documents (protocol §7.1). */
+/** The property types `bizproc.robot.add` documents (docs/protocol.md §7.1). */
 export type RobotPropertyType = 'bool' | 'date' | 'datetime' | 'double' | 'file' | 'int' | 'select' | 'string' | 'text' | 'user';
 
 /** One input or return property of a robot. Keys of the map that holds it start with a letter. */
@@ -26,7 +26,7 @@ export interface RobotProperty {
 }
 
 /**
- * The same property in the spelling of the Bitrix24 docs (§7.1), accepted as well so that
+ * The same property in the spelling of the Bitrix24 docs (docs/protocol.md §7.1), accepted as well so that
  * definitions copied from the docs work unchanged.
  */
 export interface BitrixRobotProperty {
@@ -90,7 +90,7 @@ export function validateRobotDefinition(definition: RobotDefinition): void {
   checkProperties(definition.returnProperties, `${where}: returnProperties`);
   if (definition.useSubscription !== undefined && typeof definition.useSubscription !== 'boolean') throw invalid(`${where}: useSubscription must be a boolean`);
   if (definition.useSubscription === false && definition.returnProperties && Object.keys(definition.returnProperties).length > 0) {
-    // the portal only accepts bizproc.event.send from robots that wait for it (protocol §7.3)
+    // the portal only accepts bizproc.event.send from robots that wait for it (docs/protocol.md §7.3)
     throw invalid(`${where}: returnProperties need useSubscription (a fire-and-forget robot cannot return values)`);
   }
   if (definition.documentType !== undefined) {

@@ -1,5 +1,5 @@
 /**
- * Answering a robot call (protocol §7.3): `bizproc.event.send` closes the waiting step with the
+ * Answering a robot call (docs/protocol.md §7.3): `bizproc.event.send` closes the waiting step with the
  * return values; `bizproc.activity.log` writes progress without closing it.
  *
  * event_tokens are single-use: a token that is invalid, expired or already consumed answers 403

@@ -1,7 +1,7 @@
 /**
- * What Bitrix24 POSTs to a robot's HANDLER (protocol §7.2), read into a typed, validated call.
+ * What Bitrix24 POSTs to a robot's HANDLER (docs/protocol.md §7.2), read into a typed, validated call.
  * Pure: the receiver parses the form body (PHP bracket syntax) and checks `auth[application_token]`
- * against the stored one (§3.4, as for events); this file checks shapes.
+ * against the stored one (docs/protocol.md §3.4, as for events); this file checks shapes.
  *
  * Errors are {@link RobotRequestError}: B24_ERR_BAD_REQUEST (HTTP 400) with `field` naming the
  * missing or invalid field — never its value (tokens travel in this body).
@@ -106,7 +106,7 @@ export function parseRobotRequest(form: Record<string, unknown>, options: ParseR
     properties = { ...(form.properties as Record<string, unknown>) };
   }
 
-  // empty means "wait for an answer"; only an explicit N is fire-and-forget (protocol §7.1)
+  // empty means "wait for an answer"; only an explicit N is fire-and-forget (docs/protocol.md §7.1)
   const subscription = form.use_subscription === undefined ? '' : typeof form.use_subscription === 'string' ? form.use_subscription.toUpperCase() : undefined;
   if (subscription === undefined || !['', 'Y', 'N'].includes(subscription)) fail('use_subscription', 'invalid');
   const timeoutSeconds = form.timeout_duration === undefined || form.timeout_duration === '' ? 0 : integer(form.timeout_duration);
@@ -165,7 +165,7 @@ export function robotCallDedupeKey(call: Pick<RobotCall, 'workflowId' | 'eventTo
 
 /**
  * When the step closes with IsTimeout=1, in epoch ms, or undefined without a timeout. A result
- * sent after it is accepted and ignored (protocol §7.3): queue robot jobs to finish well before.
+ * sent after it is accepted and ignored (docs/protocol.md §7.3): queue robot jobs to finish well before.
  */
 export function robotDeadlineMs(call: Pick<RobotCall, 'ts' | 'timeoutSeconds'>): number | undefined {
   return call.timeoutSeconds > 0 ? (call.ts + call.timeoutSeconds) * 1000 : undefined;
@@ -229,7 +229,7 @@ function parseAuth(value: unknown): RobotCallAuth {
     domain,
     clientEndpoint: url('client_endpoint'),
     serverEndpoint: url('server_endpoint'),
-    // documented as space-separated, sent comma-separated (protocol §2.2): read both
+    // documented as space-separated, sent comma-separated (docs/protocol.md §2.2): read both
     scope: typeof scopeRaw === 'string' ? scopeRaw.split(/[\s,]+/).filter((s) => s !== '') : [],
     status: typeof status === 'string' && status !== '' ? status : undefined,
     userId: userId !== undefined && userId > 0 ? userId : undefined,

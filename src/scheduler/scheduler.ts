@@ -6,11 +6,10 @@
  */
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { errorText } from '../queue/errors.js';
 import type { JobQueue } from '../queue/queue.js';
 import type { Store } from '../store/types.js';
-import { CronCache, compileCron } from './cron.js';
-import { fireSlot, SLOTS_TABLE } from './fire.js';
+import { CronCache, compileCron, type CompiledCron } from './cron.js';
+import { FIRE_BATCH, fireSlots, SLOTS_TABLE, type SlotToFire } from './fire.js';
 import { dueSlot, type CatchUpPolicy } from './slots.js';
 
 export interface ScheduleOptions {
@@ -123,28 +122,35 @@ export class Scheduler {
     const portals = await this.#portals();
     const last = await this.#lastFired(definitions.map((d) => d.name));
     for (const definition of definitions) {
+      // portals share a handful of time zones: each zone's latest slot is computed once per tick
+      const latest = new Map<CompiledCron, number | undefined>();
+      const due: SlotToFire[] = [];
       for (const portal of portals) {
         const timeZone = definition.tz ?? portal.timeZone ?? this.#defaultTimeZone;
         try {
           const lastFiredMs = last.get(`${definition.name}\u0000${portal.memberId}`);
           const cron = this.#crons.get(definition.pattern, timeZone);
-          const due = dueSlot({ cron, nowMs, lastFiredMs, catchUp: definition.catchUp, graceMs: definition.graceMs });
-          if (!due) continue;
-          const jobId = await fireSlot(
-            this.#store,
-            this.#queue,
-            { schedule: definition.name, jobName: definition.jobName, memberId: portal.memberId, timeZone, maxAttempts: definition.maxAttempts, ...due },
-            nowMs,
-          );
-          if (jobId === undefined) {
-            report.lost += 1;
-            continue;
-          }
-          report.fired.push({ schedule: definition.name, memberId: portal.memberId, jobId, ...due });
-          this.#logger.info({ schedule: definition.name, memberId: portal.memberId, fireTimeMs: due.fireTimeMs, missedSlots: due.missedSlots, jobId }, 'schedule fired');
+          if (!latest.has(cron)) latest.set(cron, cron.latestAtOrBefore(nowMs));
+          const slot = dueSlot({ cron: { ...cron, latestAtOrBefore: () => latest.get(cron) }, nowMs, lastFiredMs, catchUp: definition.catchUp, graceMs: definition.graceMs });
+          if (slot) due.push({ schedule: definition.name, jobName: definition.jobName, memberId: portal.memberId, timeZone, maxAttempts: definition.maxAttempts, ...slot });
         } catch (error) {
           report.errors += 1;
-          this.#logger.error({ schedule: definition.name, memberId: portal.memberId, timeZone, err: errorText(error) }, 'schedule tick failed');
+          this.#logger.error({ schedule: definition.name, memberId: portal.memberId, timeZone, err: error }, 'schedule tick failed');
+        }
+      }
+      for (let offset = 0; offset < due.length; offset += FIRE_BATCH) {
+        const batch = due.slice(offset, offset + FIRE_BATCH);
+        try {
+          const jobIds = await fireSlots(this.#store, this.#queue, batch, nowMs);
+          batch.forEach((slot, index) => {
+            const jobId = jobIds[index];
+            if (jobId === undefined) return void (report.lost += 1);
+            report.fired.push({ schedule: definition.name, memberId: slot.memberId, jobId, fireTimeMs: slot.fireTimeMs, missedSlots: slot.missedSlots });
+            this.#logger.info({ schedule: definition.name, memberId: slot.memberId, fireTimeMs: slot.fireTimeMs, missedSlots: slot.missedSlots, jobId }, 'schedule fired');
+          });
+        } catch (error) {
+          report.errors += batch.length;
+          this.#logger.error({ schedule: definition.name, portals: batch.length, err: error }, 'schedule tick failed');
         }
       }
     }
@@ -157,7 +163,7 @@ export class Scheduler {
     const run = (): void => {
       if (this.#ticking) return;
       this.#ticking = this.tick()
-        .catch((error: unknown) => this.#logger.error({ err: errorText(error) }, 'scheduler tick failed'))
+        .catch((error: unknown) => this.#logger.error({ err: error }, 'scheduler tick failed'))
         .finally(() => (this.#ticking = undefined));
     };
     this.#timer = setInterval(run, this.#intervalMs);

@@ -163,15 +163,19 @@ function answerClientError(error: Error & { code?: string }, socket: import('nod
   );
 }
 
-/** A portal's event or robot delivery: the hot path, thousands a second under load. */
+/**
+ * A portal's event or robot delivery, or a POST to a plugin's route (a store's order webhook): the
+ * hot paths, thousands a second under load.
+ */
 function isDelivery(request: FastifyRequest): boolean {
-  return request.method === 'POST' && (request.url.startsWith('/webhooks/') || request.url.startsWith('/robots/'));
+  return request.method === 'POST' && (request.url.startsWith('/webhooks/') || request.url.startsWith('/robots/') || request.url.startsWith('/api/v1/'));
 }
 
 /**
  * Fastify's per-request lines ("incoming request", "request completed") at `debug` instead of
- * `info` for portal deliveries, so that the default level does not write two lines per event
- * (counted in /metrics instead). A delivery that ends in an error keeps Fastify's own line and level.
+ * `info` for deliveries, so that the default level does not write two lines per event or order
+ * (counted in /metrics instead; a plugin's handler logs what it did with it). A delivery that ends
+ * in an error keeps Fastify's own line and level.
  */
 class DeliveryLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {

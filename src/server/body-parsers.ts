@@ -1,6 +1,6 @@
 /**
  * Request bodies. Bitrix24 POSTs `application/x-www-form-urlencoded` with PHP bracket keys
- * (`auth[access_token]=…`, protocol §2.2, §3.3), parsed with qs under limits: the body size
+ * (`auth[access_token]=…`, docs/protocol.md §2.2, §3.3), parsed with qs under limits: the body size
  * (Fastify's bodyLimit), the nesting depth and the number of keys. Over a limit → 400, not a
  * silently truncated object. JSON is accepted for our own API callers. Parse errors never echo the
  * body (JSON.parse messages quote it, and it may hold tokens).

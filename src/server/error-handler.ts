@@ -1,23 +1,39 @@
 /**
  * Every error answer of the web server: `{ error: 'B24_ERR_…', message }` with the right status, no
- * stack, no request data. The reason is logged (warn for 4xx, error for 5xx) with the member_id,
+ * stack, no request data; a store outage is 503 B24_ERR_STORE with Retry-After. The reason is logged (warn for 4xx, error for 5xx) with the member_id,
  * never a token.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { B24Error, ERROR_CODES, ERROR_HTTP_STATUS, type ErrorCode } from '../errors.js';
+import { isStoreUnavailable } from '../store/sql.js';
 
 export interface ErrorAnswer {
   status: number;
   body: { error: ErrorCode; message: string };
+  /** Seconds, sent as Retry-After (503 on a store outage). */
+  retryAfterSeconds?: number;
 }
+
+/**
+ * How long a caller is asked to wait after a store outage: a PostgreSQL restart or failover takes
+ * seconds, SQLite's write lock is held for milliseconds unless something is wrong.
+ */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+const STORE_UNAVAILABLE_MESSAGE = 'The store is unavailable (database down, unreachable or busy): nothing was stored; try again later';
 
 /**
  * Maps anything thrown in a route (or by Fastify) to the answer. A B24Error is answered as itself
  * only when its code has an ERROR_HTTP_STATUS: for those codes `status` is our own answer (the
- * registry's, or the throw site's). Any other code — a REST error carrying the PORTAL's status, a
- * store failure — is 500 B24_ERR_INTERNAL: the portal's 503 is not ours to repeat.
+ * registry's, or the throw site's). A store outage (PostgreSQL down or unreachable, SQLite busy beyond
+ * its timeout: isStoreUnavailable) is 503 B24_ERR_STORE with Retry-After: nothing was committed, so
+ * the same request can be sent again. Any other code — a REST error carrying the PORTAL's status, a
+ * failed statement — is 500 B24_ERR_INTERNAL: the portal's 503 is not ours to repeat.
  */
 function errorAnswer(error: unknown): ErrorAnswer {
+  if (isStoreUnavailable(error)) {
+    return { status: 503, body: { error: 'B24_ERR_STORE', message: STORE_UNAVAILABLE_MESSAGE }, retryAfterSeconds: STORE_RETRY_AFTER_SECONDS };
+  }
   if (error instanceof B24Error) {
     const registered = ERROR_HTTP_STATUS[error.code];
     if (registered === undefined) return answerFor('B24_ERR_INTERNAL');
@@ -46,10 +62,14 @@ export function answerFor(code: ErrorCode, message: string = ERROR_CODES[code]):
 /** Installs the error and not-found handlers. */
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body } = errorAnswer(error);
+    const { status, body, retryAfterSeconds } = errorAnswer(error);
     const memberId = error instanceof B24Error ? error.memberId : undefined;
     const context = { code: body.error, status, ...(memberId ? { memberId } : {}) };
-    if (status >= 500) {
+    if (retryAfterSeconds !== undefined) {
+      // the answer says only "unavailable"; the log says what failed (the driver's error, the statement)
+      request.log.error({ ...context, err: error }, `store unavailable, answered ${status}: ${error instanceof Error ? error.message : String(error)}`);
+      void reply.header('retry-after', String(retryAfterSeconds));
+    } else if (status >= 500) {
       request.log.error({ ...context, err: error }, body.message);
     } else {
       request.log.warn(context, `request refused: ${body.message}`);

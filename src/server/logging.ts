@@ -13,7 +13,9 @@
  *   `signature`, `cookie`, `session`, `credential`, `refreshid`, `jwt` or `code`, or ends in `sid`
  *   (`APP_SID`, `PHPSESSID`). Over-matching is accepted (`author`, `dedupeKey`, `idempotencyKey`
  *   and `barcode` are redacted too): a redacted non-secret costs a little reading, a leaked secret
- *   costs a portal.
+ *   costs a portal. One word is excused, because it is ours and logged on purpose: the `auth` of
+ *   `needs_reauth` (a portal state; the startup line counts portals by state). Another term in the
+ *   same key still counts (`needs_reauth_token` is secret).
  * - Query parameters (request URLs, URLs inside strings): also `state` (the OAuth state), as a whole
  *   key or one bracket segment. A secret parameter's value becomes `%5Bredacted%5D`.
  * - Log objects, headers included, at any depth (bounded): a secret key's value becomes
@@ -22,8 +24,9 @@
  *   value shaped like an error code is kept — `B24_ERR_FORBIDDEN`, `QUERY_LIMIT_EXCEEDED`,
  *   `ECONNREFUSED`, `expired_token`, a SQLSTATE, an integer below 100000 — and anything else (an OAuth code is random text with digits)
  *   is redacted. `state` in objects is a portal's state and stays.
- * - Errors are logged as `{ type, message, code }` (no stack, no own fields: they may hold request
- *   data); message text, like every logged string holding `?`, has secret query values redacted.
+ * - Errors are logged as `{ type, message, code, bitrixCode, status, cause }` (no stack, no other own
+ *   fields: they may hold request data); message text, like every logged string holding `?`, has
+ *   secret query values redacted. An `err` that is not an Error still becomes `{ type, message }`.
  * - Bounds (the hot path logs rarely, but a caller may log something huge): depth 6, 200 keys per
  *   object, 100 array items, 2,000 values per line; past a bound the rest becomes `[truncated]`,
  *   never unredacted.
@@ -56,7 +59,13 @@ export const SECRET_KEYS: readonly string[] = [
   'password',
 ];
 
-const SECRET_TERMS = /token|secret|passw|pwd|auth|key|signature|cookie|session|credential|refreshid|jwt|sid$/;
+const SECRET_TERMS = /token|secret|passw|pwd|auth|key|signature|cookie|session|credential|refreshid|jwt|sid$/g;
+/**
+ * Words that hold a secret term but name no secret: the portal state `needs_reauth` (the startup
+ * line logs the portals' counts by state). Only that one `auth` is excused: any other term in the
+ * same key (`needs_reauth_token`, `tokeneedsreauth`) still makes it secret.
+ */
+const EXCUSED_WORDS: readonly { word: string; term: string }[] = [{ word: 'needsreauth', term: 'auth' }];
 const CODE_TERM = /code/;
 /** Error codes: ours (`B24_ERR_…`), Bitrix24's (`QUERY_LIMIT_EXCEEDED`, `expired_token`), Node's (`ECONNRESET`). */
 const ERROR_CODE_SHAPE = /^(?:(?:[A-Z][A-Z0-9]*_)*[A-Z]+|[a-z]+(?:_[a-z]+)+)$/;
@@ -89,16 +98,25 @@ function percentDecode(text: string): string {
   }
 }
 
+/** True when a normalized key holds a secret term outside the excused words. */
+function hasSecretTerm(normalized: string): boolean {
+  for (const match of normalized.matchAll(SECRET_TERMS)) {
+    const excused = EXCUSED_WORDS.some(({ word, term }) => match[0] === term && normalized.startsWith(word, match.index - word.indexOf(term)));
+    if (!excused) return true;
+  }
+  return false;
+}
+
 /** True when a value under this key (a log field, header or query parameter) may be a secret. */
 export function isSecretKey(name: string): boolean {
   const normalized = normalizeKeyName(name);
-  return SECRET_TERMS.test(normalized) || CODE_TERM.test(normalized);
+  return hasSecretTerm(normalized) || CODE_TERM.test(normalized);
 }
 
 /** True for a key in a log object whose value must be replaced (see the header: error codes stay). */
 function redactsField(name: string, value: unknown): boolean {
   const normalized = normalizeKeyName(name);
-  if (SECRET_TERMS.test(normalized)) return true;
+  if (hasSecretTerm(normalized)) return true;
   if (!CODE_TERM.test(normalized)) return false;
   return !isErrorCodeValue(value);
 }
@@ -172,13 +190,41 @@ function redactForLog(value: unknown, depth = 0, budget: WalkBudget = { values: 
   return copy;
 }
 
-/** An error as logged: its type, message (query strings redacted) and code (when shaped like one). */
-function describeError(error: Error & { code?: unknown }): Record<string, unknown> {
+/** Causes followed below an error (`B24_ERR_NETWORK` ← `ECONNREFUSED`). */
+const MAX_CAUSES = 3;
+
+/**
+ * An error as logged: its type, message (query strings redacted), code, Bitrix24's code and the
+ * HTTP status (codes only when shaped like one), and its cause, described the same way.
+ */
+function describeError(error: Error & { code?: unknown; bitrixCode?: unknown; status?: unknown }, depth = 0): Record<string, unknown> {
+  const cause: unknown = error.cause;
   return {
     type: error.name,
     message: redactText(String(error.message)),
     ...(error.code !== undefined ? { code: redactsField('code', error.code) ? REDACTED : error.code } : {}),
+    ...(error.bitrixCode !== undefined ? { bitrixCode: redactsField('bitrixCode', error.bitrixCode) ? REDACTED : error.bitrixCode } : {}),
+    ...(typeof error.status === 'number' ? { status: error.status } : {}),
+    ...(cause !== undefined && cause !== null && depth < MAX_CAUSES ? { cause: cause instanceof Error ? describeError(cause, depth + 1) : describeNonError(cause) } : {}),
   };
+}
+
+/**
+ * What is logged when `err` is not an Error (a caller passed a string or a plain object): still
+ * `{ type, message }`, so a log query on `err.message` finds it. An error-like object (an Error
+ * from another realm, a driver's plain error) is described like an Error.
+ */
+function describeNonError(value: unknown): Record<string, unknown> {
+  if (value !== null && typeof value === 'object') {
+    const like = value as { name?: unknown; type?: unknown; message?: unknown };
+    if (typeof like.message === 'string') {
+      // `type`: an error this module already described (the log formatter runs before the serializer)
+      const name = typeof like.name === 'string' ? like.name : typeof like.type === 'string' ? like.type : 'Object';
+      return describeError({ ...(value as object), name, message: like.message } as Error);
+    }
+    return { type: value.constructor?.name ?? 'Object', message: '[not an Error]', value: redactForLog(value, 1) };
+  }
+  return { type: typeof value, message: redactText(String(value)) };
 }
 
 /** Top-level keys that pino serializes itself (below): the Fastify request and reply are not walked. */
@@ -220,7 +266,7 @@ export function createServerLogger(options: ServerLoggerOptions = {}): PinoLogge
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
         // messages and codes only: a stack or an error's own fields could carry request data
-        err: (err: unknown) => (err instanceof Error ? describeError(err) : redactForLog(err, 1)),
+        err: (err: unknown) => (err instanceof Error ? describeError(err) : describeNonError(err)),
         // the message itself: Fastify and Node put URLs into some ("Route GET:/x?token=… not found")
         msg: (msg: unknown) => (typeof msg === 'string' ? redactText(msg) : msg),
       },

@@ -14,6 +14,31 @@ import type { Store, Transaction } from './types.js';
 
 export type PortalState = 'active' | 'needs_reauth' | 'uninstalled';
 
+/**
+ * Why a portal changed state:
+ * - `installed`: first install (ONAPPINSTALL, the install POST or a first code exchange);
+ * - `reinstalled`: an uninstalled portal installed the app again;
+ * - `reauthorized`: a portal in `needs_reauth` got a new token pair (install, update or the code flow);
+ * - `refresh_token_rejected`: the OAuth server refused the refresh token (`bitrixCode` says how, e.g. `invalid_grant`);
+ * - `uninstalled`: ONAPPUNINSTALL;
+ * - `set`: `setState` (tools and tests).
+ */
+export type PortalStateReason = 'installed' | 'reinstalled' | 'reauthorized' | 'refresh_token_rejected' | 'uninstalled' | 'set';
+
+/** One change of a portal's state, as the registry made it (after its write committed). */
+export interface PortalStateChange {
+  memberId: string;
+  domain: string;
+  /** Undefined for a portal that was not stored before. */
+  from: PortalState | undefined;
+  to: PortalState;
+  reason: PortalStateReason;
+  /** The OAuth server's error code, for `refresh_token_rejected`. */
+  bitrixCode?: string;
+  /** When, on the registry's clock (epoch ms). */
+  atMs: number;
+}
+
 /** A portal without its secrets: what lists, logs and the CLI show. */
 export interface PortalInfo {
   memberId: string;
@@ -24,7 +49,7 @@ export interface PortalInfo {
   serverEndpoint: string;
   expiresAtMs: number;
   scope: string[];
-  /** App status letter (protocol §2.8): L, F, D, T, P, S, or anything newer. */
+  /** App status letter (docs/protocol.md §2.8): L, F, D, T, P, S, or anything newer. */
   status: string;
   installedByUserId: number | null;
   state: PortalState;
@@ -86,6 +111,12 @@ export interface PortalRegistryOptions {
   secrets: SecretBox;
   /** Clock in epoch ms. @defaultValue Date.now */
   nowMs?: () => number;
+  /**
+   * Told of every state change this registry makes, after its write committed: called once per
+   * change, in this process only, and not for a write that left the state as it was. Must not
+   * throw (the caller's work is done; a throw would reach it instead).
+   */
+  onStateChange?: (change: PortalStateChange) => void;
 }
 
 interface PortalRow {
@@ -120,7 +151,7 @@ const INFO_COLUMNS = `member_id, domain, client_endpoint, server_endpoint, expir
 /** The member_id the dummy application_token is sealed for: 32 characters like a real one, and not one (a real member_id is hex). */
 const DUMMY_MEMBER_ID = 'b24kit-no-such-portal-0000000000';
 
-/** Scope arrives comma-separated, and is documented as space-separated (protocol §2.2): accept both. */
+/** Scope arrives comma-separated, and is documented as space-separated (docs/protocol.md §2.2): accept both. */
 export function parseScope(scope: string | string[] | undefined): string[] {
   if (Array.isArray(scope)) return scope.filter(Boolean);
   return (scope ?? '').split(/[\s,]+/).filter(Boolean);
@@ -131,6 +162,7 @@ export class PortalRegistry {
   readonly #secrets: SecretBox;
   readonly #nowMs: () => number;
   readonly #cleanups = new Map<string, PortalCleanup>();
+  readonly #onStateChange: ((change: PortalStateChange) => void) | undefined;
   /** See #openDummy. */
   #dummyApplicationToken: string | undefined;
 
@@ -138,6 +170,7 @@ export class PortalRegistry {
     this.#store = options.store;
     this.#secrets = options.secrets;
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#onStateChange = options.onStateChange;
   }
 
   get store(): Store {
@@ -159,7 +192,20 @@ export class PortalRegistry {
   async upsertInstall(input: PortalInstall): Promise<PortalRecord> {
     const now = this.#nowMs();
     const { memberId } = input;
-    const row = await this.#store.one<PortalRow>(
+    // the state before, read under the row's lock: the one writer that moves it reports the change
+    const { before, row } = await this.#store.transaction(async (tx) => ({
+      before: await this.#lockState(tx, memberId),
+      row: await this.#upsertInstallRow(tx, input, now),
+    }));
+    if (before !== 'active') {
+      this.#changed({ memberId, domain: row.domain, from: before, to: 'active', reason: before === undefined ? 'installed' : before === 'uninstalled' ? 'reinstalled' : 'reauthorized', atMs: now });
+    }
+    return this.#record(row);
+  }
+
+  async #upsertInstallRow(tx: Transaction, input: PortalInstall, now: number): Promise<PortalRow> {
+    const { memberId } = input;
+    const row = await tx.one<PortalRow>(
       `INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token, expires_at_ms, scope, status,
          application_token, installed_by_user_id, state, version, last_refreshed_at_ms, refresh_failures, created_at_ms, updated_at_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, ?, 0, ?, ?)
@@ -190,7 +236,16 @@ export class PortalRegistry {
         now,
       ],
     );
-    return this.#record(row!);
+    return row!;
+  }
+
+  /** The portal's state, its row locked until the transaction ends (undefined: not stored). */
+  async #lockState(tx: Transaction, memberId: string): Promise<PortalState | undefined> {
+    return (await tx.one<{ state: PortalState }>('SELECT state FROM portals WHERE member_id = ? FOR UPDATE', [memberId]))?.state;
+  }
+
+  #changed(change: PortalStateChange): void {
+    this.#onStateChange?.(change);
   }
 
   /** The portal with its secrets opened, or undefined. Throws B24_ERR_DECRYPT on a wrong key. */
@@ -293,46 +348,69 @@ export class PortalRegistry {
    * portal to `needs_reauth`, if it is still at that version and `owner` still holds the lease.
    * Returns true for the one caller that made the transition.
    */
-  async markNeedsReauth(memberId: string, expectedVersion: number, owner: string): Promise<boolean> {
+  async markNeedsReauth(memberId: string, expectedVersion: number, owner: string, details: { bitrixCode?: string } = {}): Promise<boolean> {
     const now = this.#nowMs();
-    const result = await this.#store.run(
+    const row = await this.#store.one<{ domain: string }>(
       `UPDATE portals SET state = 'needs_reauth', needs_reauth_since_ms = ?, refresh_lease_owner = NULL, refresh_lease_until_ms = NULL,
          refresh_failures = refresh_failures + 1, updated_at_ms = ?
-       WHERE member_id = ? AND version = ? AND refresh_lease_owner = ? AND state = 'active'`,
+       WHERE member_id = ? AND version = ? AND refresh_lease_owner = ? AND state = 'active'
+       RETURNING domain`,
       [now, now, memberId, expectedVersion, owner],
     );
-    return result.rowCount === 1;
+    if (!row) return false;
+    this.#changed({
+      memberId,
+      domain: row.domain,
+      from: 'active',
+      to: 'needs_reauth',
+      reason: 'refresh_token_rejected',
+      ...(details.bitrixCode !== undefined ? { bitrixCode: details.bitrixCode } : {}),
+      atMs: now,
+    });
+    return true;
   }
 
   /** Sets the state. `needs_reauth` records since when; `active` clears it. Returns false for an unknown portal. */
   async setState(memberId: string, state: PortalState): Promise<boolean> {
     const now = this.#nowMs();
-    const result = await this.#store.run(
-      `UPDATE portals SET state = ?, updated_at_ms = ?,
-         needs_reauth_since_ms = CASE WHEN ? = 'needs_reauth' THEN COALESCE(needs_reauth_since_ms, ?) ELSE NULL END
-       WHERE member_id = ?`,
-      [state, now, state, now, memberId],
-    );
-    return result.rowCount === 1;
+    const { before, row } = await this.#store.transaction(async (tx) => ({
+      before: await this.#lockState(tx, memberId),
+      row: await tx.one<{ domain: string }>(
+        `UPDATE portals SET state = ?, updated_at_ms = ?,
+           needs_reauth_since_ms = CASE WHEN ? = 'needs_reauth' THEN COALESCE(needs_reauth_since_ms, ?) ELSE NULL END
+         WHERE member_id = ?
+         RETURNING domain`,
+        [state, now, state, now, memberId],
+      ),
+    }));
+    if (!row) return false;
+    if (before !== state) this.#changed({ memberId, domain: row.domain, from: before, to: state, reason: 'set', atMs: now });
+    return true;
   }
 
   /**
-   * ONAPPUNINSTALL: the app's API access is already revoked (protocol §2.5), so the tokens are
+   * ONAPPUNINSTALL: the app's API access is already revoked (docs/protocol.md §2.5), so the tokens are
    * wiped and the portal is `uninstalled`. The application_token stays, to authenticate a
    * repeated ONAPPUNINSTALL. Use purge() as well when CLEAN=1.
    */
   async markUninstalled(memberId: string): Promise<boolean> {
     const now = this.#nowMs();
-    const result = await this.#store.run(
-      `UPDATE portals SET state = 'uninstalled', access_token = NULL, refresh_token = NULL, expires_at_ms = 0,
-         version = version + 1, refresh_lease_owner = NULL, refresh_lease_until_ms = NULL, updated_at_ms = ?
-       WHERE member_id = ?`,
-      [now, memberId],
-    );
-    return result.rowCount === 1;
+    const { before, row } = await this.#store.transaction(async (tx) => ({
+      before: await this.#lockState(tx, memberId),
+      row: await tx.one<{ domain: string }>(
+        `UPDATE portals SET state = 'uninstalled', access_token = NULL, refresh_token = NULL, expires_at_ms = 0,
+           version = version + 1, refresh_lease_owner = NULL, refresh_lease_until_ms = NULL, updated_at_ms = ?
+         WHERE member_id = ?
+         RETURNING domain`,
+        [now, memberId],
+      ),
+    }));
+    if (!row) return false;
+    if (before !== 'uninstalled') this.#changed({ memberId, domain: row.domain, from: before, to: 'uninstalled', reason: 'uninstalled', atMs: now });
+    return true;
   }
 
-  /** A portal moved (302 to a new address, protocol §4.5): new domain/endpoints, same member_id. */
+  /** A portal moved (302 to a new address, docs/protocol.md §4.5): new domain/endpoints, same member_id. */
   async updateEndpoints(memberId: string, endpoints: { domain?: string; clientEndpoint?: string; serverEndpoint?: string }): Promise<boolean> {
     let { domain } = endpoints;
     if (domain === undefined && endpoints.clientEndpoint !== undefined) domain = domainOf(endpoints.clientEndpoint);

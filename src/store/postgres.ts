@@ -19,8 +19,17 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Pool size. @defaultValue 10 */
   maxConnections?: number;
+  /**
+   * How long a statement waits for a connection — a new one to be made, or a pooled one to be free —
+   * before it fails with B24_ERR_STORE (which the web server answers 503). Without a limit, a server
+   * that is unreachable rather than down (packets dropped, no refusal) would hold every request until
+   * the OS gives up on the TCP connect, minutes later. @defaultValue 10000
+   */
+  connectTimeoutMs?: number;
   logger?: Logger;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 const INT8_OID = 20;
 
@@ -48,11 +57,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     types,
     ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // an idle client's error (server restart) must not crash the process; the next query reconnects
-  pool.on('error', (error) => logger.warn({ err: error.message }, 'PostgreSQL pool: idle client error'));
+  pool.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL pool: idle client error'));
   return new PostgresStore(pool, redact(options.url, options.schema));
 }
 
@@ -117,6 +127,13 @@ export class PostgresStore implements Store {
     }
     const context = { owner: this, open: true };
     let broken = false;
+    // pg-pool listens for a client's errors only while it is idle: a checked-out client whose
+    // connection the server ends between two statements (a restart, pg_terminate_backend) emits
+    // 'error' with no listener, which would crash the process. The next statement fails instead.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await query(client, 'BEGIN', []);
       try {
@@ -133,6 +150,7 @@ export class PostgresStore implements Store {
       }
     } finally {
       context.open = false;
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

@@ -71,6 +71,53 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/**
+ * Driver error codes that mean the store cannot be reached or cannot take a write right now, as
+ * opposed to a fault in the statement: the same request may succeed later. PostgreSQL: the socket
+ * (refused, reset, unreachable, DNS), SQLSTATE class 08 (connection exception), 57P01–57P03 (the
+ * server is shutting down, crashed or starting), 53300 (too many connections). SQLite: another
+ * connection held the write lock beyond busy_timeout, or the disk is full.
+ */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
+  '57P01', '57P02', '57P03', '53300',
+  'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY', 'SQLITE_BUSY_TIMEOUT', 'SQLITE_LOCKED', 'SQLITE_FULL',
+]);
+
+/**
+ * pg's own errors when a connection is lost or cannot be made carry no code, only these messages;
+ * and PostgreSQL's answer while a database refuses connections (`ALTER DATABASE … ALLOW_CONNECTIONS
+ * false` for maintenance) is SQLSTATE 55000, a class shared with faults of a statement, so it is
+ * told by its message.
+ */
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|database ".*" is not currently accepting connections)/;
+
+/**
+ * True when `error` is a store error (B24_ERR_STORE, or one in its `cause` chain) caused by an
+ * outage of the store — PostgreSQL down or unreachable, SQLite busy beyond its timeout — rather than
+ * by a fault of the statement. The web server answers those 503 (server/error-handler.ts): retry
+ * later. A portal's network error (B24_ERR_NETWORK over ECONNRESET) is not one.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
+    if (current instanceof B24Error && current.code === 'B24_ERR_STORE') return isOutage(current.cause);
+    current = current.cause;
+  }
+  return false;
+}
+
+function isOutage(cause: unknown): boolean {
+  let current: unknown = cause;
+  for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** The transaction whose callback is running, per store; used to refuse store calls inside it. */
 export const activeTransaction = new AsyncLocalStorage<{ owner: object; open: boolean }>();
 

@@ -9,6 +9,11 @@
  * `busyTimeoutMs`, rather than with SQLite's own busy handler: that one sleeps inside the call,
  * blocking the event loop — and with it the lock holder, when it lives in the same process.
  * Keep transactions short anyway: while one is open, every other writer waits.
+ *
+ * Durability: WAL with `synchronous=FULL` by default, so a COMMIT returns (and an event is
+ * acknowledged) only once the WAL is fsynced: it survives a power loss or an OS crash, not only a
+ * killed process. Group commit (events/inbox.ts) makes that one fsync per group of deliveries.
+ * Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside a COMMIT on this thread.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -16,6 +21,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { B24Error } from '../errors.js';
 import { runMigrations } from './migrations.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { WalSync } from './sqlite-wal-sync.js';
 import { activeTransaction, assertOutsideTransaction, normalizeParams, storeError, withoutRowLocks } from './sql.js';
 import type { MigrationReport, Queryable, Row, RunResult, SqlValue, Store, Transaction } from './types.js';
 
@@ -24,7 +31,42 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long to wait for another process's write lock, in ms. @defaultValue 5000 */
   busyTimeoutMs?: number;
+  /**
+   * When a commit counts as done (SQLite's `PRAGMA synchronous`, WAL mode). `FULL`: the WAL is
+   * fsynced at every commit, so whatever was acknowledged survives a power loss or an OS crash.
+   * `NORMAL`: no fsync at commit (only at checkpoints): cheaper per commit and still safe when the
+   * process is killed, but a power loss or OS crash may lose the last commits — events already
+   * answered 200, which the portal will not send again. @defaultValue 'FULL'
+   */
+  synchronous?: SqliteSynchronous;
+  /**
+   * `FULL` on a file only: where the fsync of a commit runs. true: the connection writes the commit
+   * at `synchronous=NORMAL` and the store awaits an `fdatasync` of the WAL on libuv's thread pool
+   * before the transaction (or a plain write) resolves — the same guarantee as SQLite's FULL, without
+   * stopping the event loop for the fsync, and commits made during one fsync share the next
+   * (sqlite-wal-sync.ts). false: SQLite's own `synchronous=FULL`, the fsync inside COMMIT on the
+   * event loop. @defaultValue true
+   */
+  fsyncOffEventLoop?: boolean;
+  /**
+   * WAL checkpoints in a worker thread with its own connection (sqlite-checkpointer.ts) instead of
+   * SQLite's automatic one inside a COMMIT on the event loop. Started after the store's first
+   * CHECKPOINTER_AFTER_COMMITS transactions (a store that writes little never starts a thread).
+   * @defaultValue true for a file, false for `:memory:`
+   */
+  backgroundCheckpoint?: boolean;
 }
+
+export type SqliteSynchronous = 'FULL' | 'NORMAL';
+
+/** Transactions before the background checkpointer starts (until then SQLite's default, 1,000 pages, applies). */
+export const CHECKPOINTER_AFTER_COMMITS = 64;
+/**
+ * `wal_autocheckpoint` of the writer while the background checkpointer runs, in pages (~40 MB at
+ * 4 KiB): only a backstop, reached if the worker falls far behind.
+ */
+export const BACKSTOP_AUTOCHECKPOINT_PAGES = 10_000;
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -57,24 +99,46 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Database.Statement>();
   readonly #lock = new AsyncLock();
   readonly #busyTimeoutMs: number;
+  readonly #file: string;
+  readonly #synchronous: SqliteSynchronous;
+  readonly #backgroundCheckpoint: boolean;
+  #commits = 0;
+  #checkpointer: WalCheckpointer | undefined;
+  /** Set when FULL's fsync runs off the event loop. */
+  readonly #walSync: WalSync | undefined;
+  /** A statement since the last check wrote (or may have written) to the database. */
+  #wrote = false;
 
   constructor(options: SqliteStoreOptions) {
     const file = options.path === ':memory:' ? ':memory:' : path.resolve(options.path);
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.location = `sqlite:${file}`;
     this.#busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    this.#file = file;
+    this.#synchronous = options.synchronous ?? 'FULL';
+    if (this.#synchronous !== 'FULL' && this.#synchronous !== 'NORMAL') {
+      throw new B24Error('B24_ERR_CONFIG', `SQLite synchronous must be FULL or NORMAL, not ${String(this.#synchronous)}`);
+    }
+    this.#backgroundCheckpoint = file !== ':memory:' && options.backgroundCheckpoint !== false;
+    let walSync: WalSync | undefined;
     try {
       this.#db = new Database(file);
       // while opening, SQLite's own (blocking) wait is fine: nothing of ours holds a lock yet
       this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
-      this.#db.pragma('journal_mode = WAL');
-      // WAL + NORMAL: durable across process crashes; a power cut may lose the last commits
-      this.#db.pragma('synchronous = NORMAL');
+      const journalMode = this.#db.pragma('journal_mode = WAL', { simple: true });
+      // only a WAL holds every commit in one file to fsync; a database that stays in another
+      // journal mode (a filesystem without shared memory) gets SQLite's own FULL instead
+      if (this.#synchronous === 'FULL' && journalMode === 'wal' && options.fsyncOffEventLoop !== false) walSync = new WalSync(file);
+      // FULL: a commit returns once the WAL is on disk (an acknowledged event survives a power cut);
+      // NORMAL: a killed process loses nothing, a power cut or OS crash may lose the last commits
+      // (off the event loop, FULL's fsync is the store's own: the connection itself commits at NORMAL)
+      this.#db.pragma(`synchronous = ${walSync ? 'NORMAL' : this.#synchronous}`);
       this.#db.pragma('foreign_keys = ON');
       this.#db.pragma('busy_timeout = 0');
     } catch (error) {
       throw storeError(error);
     }
+    this.#walSync = walSync;
   }
 
   // -- plain queries: run now, or after the open transaction ends
@@ -102,12 +166,16 @@ export class SqliteStore implements Store {
     assertOutsideTransaction(this, 'transaction');
     const release = await this.#lock.acquire();
     const context = { owner: this, open: true };
+    let wrote = false;
+    let result: T;
     try {
       await this.#retryWhileBusy(() => this.execNow('BEGIN IMMEDIATE'));
+      this.#wrote = false;
       try {
-        const result = await activeTransaction.run(context, () => fn(new SqliteTransaction(this, context)));
+        result = await activeTransaction.run(context, () => fn(new SqliteTransaction(this, context)));
+        wrote = this.#wrote;
         this.#db.exec('COMMIT');
-        return result;
+        if (++this.#commits === CHECKPOINTER_AFTER_COMMITS) this.#startCheckpointer();
       } catch (error) {
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         throw error;
@@ -116,15 +184,32 @@ export class SqliteStore implements Store {
       context.open = false;
       release();
     }
+    // after the lock: the next transaction commits while this fsync runs, and shares the next one
+    if (wrote) await this.#durable();
+    return result;
   }
 
   migrate(): Promise<MigrationReport> {
     return runMigrations(this);
   }
 
+  /** fsyncs of the WAL run off the event loop so far (FULL with fsyncOffEventLoop; else 0). */
+  get walSyncs(): number {
+    return this.#walSync?.syncs ?? 0;
+  }
+
+  /** Background checkpoints that copied pages so far (0 until the checkpointer started). */
+  get backgroundCheckpoints(): number {
+    return this.#checkpointer?.checkpoints ?? 0;
+  }
+
   async close(): Promise<void> {
     const release = await this.#lock.acquire();
     try {
+      // the checkpointer's connection first: the last connection to close checkpoints and removes the WAL
+      await this.#checkpointer?.stop();
+      this.#checkpointer = undefined;
+      await this.#walSync?.close();
       if (this.#db.open) this.#db.close();
     } finally {
       release();
@@ -136,6 +221,7 @@ export class SqliteStore implements Store {
   allNow<T>(sql: string, params: readonly SqlValue[]): T[] {
     try {
       const statement = this.#prepare(sql);
+      if (!statement.readonly) this.#wrote = true;
       if (!statement.reader) {
         statement.run(...normalizeParams(params));
         return [];
@@ -148,7 +234,9 @@ export class SqliteStore implements Store {
 
   runNow(sql: string, params: readonly SqlValue[]): RunResult {
     try {
-      return { rowCount: this.#prepare(sql).run(...normalizeParams(params)).changes };
+      const statement = this.#prepare(sql);
+      if (!statement.readonly) this.#wrote = true;
+      return { rowCount: statement.run(...normalizeParams(params)).changes };
     } catch (error) {
       throw storeError(error, sql);
     }
@@ -156,6 +244,7 @@ export class SqliteStore implements Store {
 
   execNow(script: string): void {
     try {
+      this.#wrote = true; // a script may write
       this.#db.exec(script);
     } catch (error) {
       throw storeError(error, script);
@@ -163,12 +252,34 @@ export class SqliteStore implements Store {
   }
 
   async #whenIdle<T>(work: () => T): Promise<T> {
-    if (!this.#lock.held) return this.#retryWhileBusy(work);
-    const release = await this.#lock.acquire();
+    let result: T;
+    let wrote: boolean;
+    const tracked = () => {
+      this.#wrote = false;
+      const value = work();
+      wrote = this.#wrote;
+      return value;
+    };
+    if (!this.#lock.held) result = await this.#retryWhileBusy(tracked);
+    else {
+      const release = await this.#lock.acquire();
+      try {
+        result = await this.#retryWhileBusy(tracked);
+      } finally {
+        release();
+      }
+    }
+    if (wrote!) await this.#durable();
+    return result;
+  }
+
+  /** FULL off the event loop: resolves once what was committed before this call is on disk. */
+  async #durable(): Promise<void> {
+    if (!this.#walSync) return;
     try {
-      return await this.#retryWhileBusy(work);
-    } finally {
-      release();
+      await this.#walSync.afterNow();
+    } catch (error) {
+      throw storeError(error);
     }
   }
 
@@ -182,6 +293,23 @@ export class SqliteStore implements Store {
         if (!isBusy(error) || performance.now() >= deadline) throw error;
         await sleep(Math.min(50, 1 + 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
       }
+    }
+  }
+
+  #startCheckpointer(): void {
+    if (!this.#backgroundCheckpoint || !this.#db.open) return;
+    try {
+      this.#checkpointer = new WalCheckpointer({
+        file: this.#file,
+        synchronous: this.#synchronous,
+        onFailure: () => {
+          // back to SQLite's own checkpoints (inside commits, on this thread): slower, never unbounded
+          if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        },
+      });
+      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+    } catch {
+      this.#checkpointer = undefined; // no worker thread: SQLite's own checkpoints stay
     }
   }
 

@@ -8,8 +8,16 @@ const base: EventKeyInput = { memberId: 'm1', event: 'ONCRMDEALADD', ts: '176722
 describe('eventDedupeKey', () => {
   it('is stable, short and case-insensitive in the event name', () => {
     const key = eventDedupeKey(base);
-    assert.match(key, /^e1:[A-Za-z0-9_-]{43}$/);
+    assert.match(key, /^e2:1767225600:[A-Za-z0-9_-]{43}$/);
     assert.equal(eventDedupeKey({ ...base, event: 'OnCrmDealAdd' }), key);
+  });
+
+  it("sorts by ts: a portal's later events append to the unique indexes instead of landing on random pages", () => {
+    const keys = ['999', '1767225600', '1767225601', '1767225660', '1767229200'].map((ts, n) => eventDedupeKey({ ...base, ts, data: { FIELDS: { ID: String(100 - n) } } }));
+    assert.deepEqual([...keys].sort(), keys);
+    // a ts that is not 1–10 digits still gives a key of the same shape, before every real one
+    for (const ts of [null, '', 'abc', '12345678901', '-1']) assert.match(eventDedupeKey({ ...base, ts }), /^e2:0000000000:[A-Za-z0-9_-]{43}$/, String(ts));
+    assert.notEqual(eventDedupeKey({ ...base, ts: null }), eventDedupeKey({ ...base, ts: 'abc' }), 'the hash still separates them');
   });
 
   it('ignores key order inside data (qs may build objects in any order)', () => {

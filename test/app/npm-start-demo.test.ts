@@ -24,7 +24,7 @@ describe('npm start in demo mode processes demo events', () => {
 
   it('serves /health, handles a demo event, exits 0 on SIGTERM', async () => {
     if (!existsSync(path.join(repoRoot, 'dist/cli/main.js'))) assert.fail('dist/ is missing: run `npm run build` (npm ci runs it through `prepare`)');
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', DATABASE_URL: path.join(dir, 'b24kit.sqlite'), B24KIT_DATA_DIR: dir, LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', B24KIT_DEMO_EMULATOR_PORT: '0', DATABASE_URL: path.join(dir, 'b24kit.sqlite'), B24KIT_DATA_DIR: dir, LOG_LEVEL: 'info', B24KIT_LOG_FORMAT: 'json' };
     for (const name of ['B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_APP_URL', 'B24_OAUTH_URL', 'B24KIT_SECRET_KEY']) delete env[name];
     child = spawn(process.execPath, ['bin/b24kit.js', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

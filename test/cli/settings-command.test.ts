@@ -7,12 +7,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { appInternals } from '../../src/app/internals.js';
 import { PortalValues } from '../../src/app/portal-values.js';
@@ -21,17 +19,10 @@ import { createSecretBox } from '../../src/store/crypto.js';
 import { openStore } from '../../src/store/index.js';
 import { PortalRegistry } from '../../src/store/portals.js';
 import fixtureApp from './fixtures/settings-app.js';
+import { runCli, type CliRun as Run } from '../helpers/cli.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const APP = ['--app', 'test/cli/fixtures/settings-app.ts'];
 const MEMBER = 'c'.repeat(32);
-
-interface Run {
-  args: string[];
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('b24kit settings', () => {
   let dir: string;
@@ -43,18 +34,7 @@ describe('b24kit settings', () => {
   const secrets = new Set<string>();
 
   async function cli(args: string[], input?: string): Promise<Run> {
-    // generous: other suites may load the machine, and a killed run must not pass for an empty answer
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.stdin.end(input);
-    const code = await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (exitCode, signal) => (exitCode === null ? reject(new Error(`b24kit ${args.join(' ')} killed by ${signal}; stderr: ${stderr}`)) : resolve(exitCode)));
-    });
-    const run = { args, code, stdout, stderr };
+    const run = await runCli(args, { env, ...(input !== undefined ? { input } : {}) });
     runs.push(run);
     return run;
   }
@@ -274,12 +254,19 @@ describe('b24kit settings', () => {
   });
 
   it('an unknown key lists the declared ones; an unknown portal is B24_ERR_PORTAL_NOT_FOUND; an app without settings says so', async () => {
-    const [unknownKey, unknownPortal, noSettings, noApp] = await Promise.all([
+    // without --app: in demo mode the built-in app (the sample app and the integrations) has
+    // settings; serving real portals (B24_CLIENT_ID set) it is install and OAuth only, with none
+    const realPortals = { ...env, B24_CLIENT_ID: 'local.settings-cli', B24_CLIENT_SECRET: 'client-secret-never-printed', B24_APP_URL: 'https://app.example.com' };
+    const [unknownKey, unknownPortal, noSettings, noAppDemo, noApp] = await Promise.all([
       settings('get', MEMBER, 'shop.nope'),
       settings('list', 'f'.repeat(32)),
       cli(['settings', 'list', MEMBER, '--app', 'test/cli/fixtures/no-settings-app.ts']),
       cli(['settings', 'list', MEMBER]),
+      runCli(['settings', 'list', MEMBER], { env: realPortals }).then((run) => (runs.push(run), run)),
     ]);
+    assert.equal(noAppDemo!.code, 0, noAppDemo!.stderr);
+    assert.match(noAppDemo!.stdout, /^orders\.signingSecret\b/m);
+    assert.match(noAppDemo!.stdout, /^schedules\.signingSecret\b/m);
     assert.equal(unknownKey!.code, 1);
     assert.match(unknownKey!.stderr, /^b24kit: B24_ERR_SETTINGS: no setting shop\.nope; declared: app\.webhookUrl, .*shop\.mode, shop\.eu\.signingSecret, shop\.eu\.retries$/m);
     assert.equal(unknownPortal!.code, 1);
@@ -288,7 +275,7 @@ describe('b24kit settings', () => {
     assert.match(noSettings!.stderr, /^b24kit: B24_ERR_SETTINGS: .*no-settings-app\.ts declares no settings/m);
     assert.equal(noApp!.code, 1);
     assert.match(noApp!.stderr, /^b24kit: B24_ERR_SETTINGS: no --app given/m);
-    for (const run of [unknownKey!, unknownPortal!, noSettings!, noApp!]) assert.doesNotMatch(run.stderr, /\n\s+at /);
+    for (const run of [unknownKey!, unknownPortal!, noSettings!, noAppDemo!, noApp!]) assert.doesNotMatch(run.stderr, /\n\s+at /);
   });
 
   it('no stderr of any run shows a secret, nor a portal token', () => {

@@ -173,6 +173,45 @@ describe('queue contract', () => {
     assert.equal((await queue.counts()).dead, 0);
   });
 
+  it('discards a dead job for good, one or in bulk by filter, running the caller\'s step in the same transaction', async () => {
+    const ids: number[] = [];
+    for (const [memberId, name] of [
+      ['m1', 'flaky'],
+      ['m1', 'sync'],
+      ['m2', 'flaky'],
+      ['m2', 'sync'],
+    ] as const) {
+      ids.push((await queue.enqueue(store, { memberId, name, payload: {} })).job.id);
+    }
+    for (const job of await queue.claim('w1', 4)) await queue.fail(job.id, 'w1', new NonRetryableError('boom'));
+    const live = (await queue.enqueue(store, { memberId: 'm1', name: 'flaky', payload: { live: true } })).job;
+    const seen: number[][] = [];
+    const before = async (_tx: unknown, jobIds: readonly number[]): Promise<void> => void seen.push([...jobIds].sort((a, b) => a - b));
+
+    const discarded = await queue.discard(ids[0]!, before);
+    assert.equal(discarded.id, ids[0]);
+    assert.equal(discarded.state, 'dead', 'answers the job as it was');
+    assert.equal(await queue.get(ids[0]!), undefined, 'the row is gone');
+    assert.deepEqual(seen, [[ids[0]]]);
+    await assert.rejects(queue.discard(live.id), isCode('B24_ERR_JOB_STATE'), 'a queued job is not a dead letter');
+    await assert.rejects(queue.discard(ids[0]!), isCode('B24_ERR_JOB_NOT_FOUND'));
+
+    assert.equal(await queue.discardDead({ memberId: 'm2', name: 'sync' }, before), 1);
+    assert.deepEqual(seen.at(-1), [ids[3]]);
+    assert.equal(await queue.discardDead({ memberId: 'm1' }, before), 1, "m1's other dead job; its queued one stays");
+    assert.deepEqual(seen.at(-1), [ids[1]]);
+    assert.equal(await queue.discardDead({}, before), 1);
+    assert.deepEqual(seen.at(-1), [ids[2]]);
+    assert.equal(await queue.discardDead(), 0);
+    assert.deepEqual(await queue.counts(), { queued: 1, running: 0, succeeded: 0, dead: 0 });
+
+    // a step that throws rolls the discard back
+    const [again] = await queue.claim('w1', 1);
+    await queue.fail(again!.id, 'w1', new NonRetryableError('boom'));
+    await assert.rejects(queue.discard(again!.id, async () => { throw new Error('memo delete failed'); }), /memo delete failed/);
+    assert.equal((await queue.get(again!.id))?.state, 'dead', 'still there after the rollback');
+  });
+
   it('postpone puts a job back without burning its attempt', async () => {
     const { job } = await queue.enqueue(store, { memberId: 'm1', name: 'flaky', payload: {} });
     for (let i = 0; i < 5; i++) {

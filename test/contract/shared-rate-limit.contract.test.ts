@@ -1,7 +1,7 @@
 /**
  * The shared budget: 4 real processes, each with its own B24Client from `runtime.client()`, hammer
  * one portal whose bucket drains 10 req/s with a burst of 10. The portal counts them as ONE
- * client (protocol §5.1: per portal and source IP), so with the store-backed limiter it must never
+ * client (docs/protocol.md §5.1: per portal and source IP), so with the store-backed limiter it must never
  * answer 503, and every call must succeed. The control run gives each process a limiter of its
  * own: the portal then refuses requests — proof that this test can fail. Runs on both dialects.
  * The combined rate is reported, not asserted (timing goals belong in benchmarks).

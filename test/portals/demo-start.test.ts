@@ -18,8 +18,8 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const execFileAsync = promisify(execFile);
 
 function demoEnv(dir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', DATABASE_URL: path.join(dir, 'b24kit.sqlite'), B24KIT_DATA_DIR: dir, LOG_LEVEL: 'info' };
-  for (const name of ['B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_APP_URL', 'B24_OAUTH_URL', 'B24KIT_SECRET_KEY']) delete env[name];
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', B24KIT_DEMO_EMULATOR_PORT: '0', DATABASE_URL: path.join(dir, 'b24kit.sqlite'), B24KIT_DATA_DIR: dir, LOG_LEVEL: 'info', B24KIT_LOG_FORMAT: 'json' };
+  for (const name of ['B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_APP_URL', 'B24_OAUTH_URL', 'B24KIT_SECRET_KEY', 'B24KIT_ADMIN_TOKEN']) delete env[name];
   return env;
 }
 
@@ -47,15 +47,17 @@ describe('npm start in demo mode', () => {
         }
         lines.push(entry);
         if (typeof entry.msg === 'string' && entry.msg.startsWith('b24kit listening on')) url = String(entry.url);
-        if (typeof entry.msg === 'string' && entry.msg.includes('Demo portal') && url) resolve({ url, demo: entry });
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('DEMO MODE') && url) resolve({ url, demo: entry.banner as Record<string, unknown> });
       });
       child!.once('exit', (code) => reject(new Error(`b24kit start exited early (${code}): ${stderr}`)));
     });
     const timeout = setTimeout(() => child?.kill('SIGKILL'), 30_000);
     const { url, demo } = await ready;
 
-    const banner = lines.find((entry) => String(entry.msg).startsWith('DEMO MODE — no B24_CLIENT_ID set; using the built-in Bitrix24 emulator at http://127.0.0.1:'));
-    assert.ok(banner, 'demo mode says so plainly');
+    const banners = lines.filter((entry) => String(entry.msg).startsWith('DEMO MODE — no B24_CLIENT_ID set'));
+    assert.equal(banners.length, 1, 'demo mode says so plainly, once');
+    assert.equal(banners[0]!.level, 30, 'at info level: demo mode is not a problem');
+    assert.match(String(banners[0]!.msg), /^ {2}emulator {3}http:\/\/127\.0\.0\.1:\d+ /m);
     assert.ok(lines.some((entry) => String(entry.msg).startsWith('demo REST call works: user.current')), 'one REST call proves the install');
     const health = await fetch(`${url}/health`);
     assert.equal(health.status, 200);

@@ -24,7 +24,7 @@ export function describePortalLifecycle(title: string): void {
           onUpdated: [
             async (portal) => {
               updated.push(portal);
-              // Bitrix24 drops an app's bindings on update (§2.4): re-bind, as the events issue will
+              // Bitrix24 drops an app's bindings on update (docs/protocol.md §2.4): re-bind, as the events issue will
               const client = app.runtime.client(portal.memberId);
               try {
                 await client.call('event.bind', { event: 'ONAPPUNINSTALL', handler: `${app.url}/webhooks/${portal.memberId}/event` });

@@ -105,7 +105,7 @@ describe('OAuth code flow', () => {
     const authorizeAt = await get(`${app.emu.url}/${fresh.domain}/oauth/authorize/?client_id=${app.emu.emulator.options.clientId}&state=${state}`);
     const redirect = new URL(authorizeAt.location!);
     const code = redirect.searchParams.get('code')!;
-    // someone else redeems the code first (codes are single-use, protocol §1.2)
+    // someone else redeems the code first (codes are single-use, docs/protocol.md §1.2)
     const stolen = await fetch(`${app.emu.url}/oauth/token/`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

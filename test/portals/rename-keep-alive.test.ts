@@ -1,5 +1,5 @@
 /**
- * A renamed portal (302, protocol §4.5) updates the stored endpoints through the store-backed
+ * A renamed portal (302, docs/protocol.md §4.5) updates the stored endpoints through the store-backed
  * provider; the scheduled keep-alive refreshes idle portals and moves dead ones to needs_reauth.
  */
 import { after, before, describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 /** Job retry timing: the shared backoff formula (src/rest/retry.ts) as the queue applies it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { postponeDelayMs, resolveJobType, retryDelayMs } from '../../src/queue/backoff.js';
+import { DEFAULT_JOB_TYPE, postponeDelayMs, resolveJobType, retryDelayMs } from '../../src/queue/backoff.js';
 
 const TYPE = resolveJobType({ maxAttempts: 10, baseDelayMs: 1000, capDelayMs: 20_000 });
 
@@ -48,10 +48,13 @@ describe('job retry backoff', () => {
     assert.equal(retryDelayMs(1, 1, TYPE, () => 0.5), undefined, 'maxAttempts 1: no retry at all');
   });
 
-  it('resolves a job type over the defaults (8 attempts, 1 s base, 10 min cap), with sane bounds', () => {
-    assert.deepEqual(resolveJobType(undefined), { maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600_000 });
-    assert.deepEqual(resolveJobType({ maxAttempts: 3 }), { maxAttempts: 3, baseDelayMs: 1000, capDelayMs: 600_000 });
-    assert.deepEqual(resolveJobType({ baseDelayMs: 50 }, { maxAttempts: 2, baseDelayMs: 10, capDelayMs: 100 }), { maxAttempts: 2, baseDelayMs: 50, capDelayMs: 100 });
+  it('resolves a job type over the defaults (8 attempts, 1 s base, 10 min cap, permanent errors not retried), with sane bounds', () => {
+    const noRetryOfPermanent = { retryPermanentErrors: false };
+    assert.deepEqual(resolveJobType(undefined), { maxAttempts: 8, baseDelayMs: 1000, capDelayMs: 600_000, ...noRetryOfPermanent });
+    assert.deepEqual(resolveJobType({ maxAttempts: 3 }), { maxAttempts: 3, baseDelayMs: 1000, capDelayMs: 600_000, ...noRetryOfPermanent });
+    assert.deepEqual(resolveJobType({ baseDelayMs: 50 }, { maxAttempts: 2, baseDelayMs: 10, capDelayMs: 100 }), { maxAttempts: 2, baseDelayMs: 50, capDelayMs: 100, ...noRetryOfPermanent });
+    assert.equal(resolveJobType({ retryPermanentErrors: true }).retryPermanentErrors, true);
+    assert.equal(resolveJobType({}, { ...DEFAULT_JOB_TYPE, retryPermanentErrors: true }).retryPermanentErrors, true, 'from the queue defaults');
     assert.equal(resolveJobType({ maxAttempts: 0 }).maxAttempts, 1);
     assert.equal(resolveJobType({ baseDelayMs: -5 }).baseDelayMs, 0);
   });

@@ -5,7 +5,7 @@ import { B24Error } from '../../src/errors.js';
 
 const SECRET = 'tok3n-that-must-not-leak';
 
-/** A robot call as the form parser hands it over (protocol §7.2). */
+/** A robot call as the form parser hands it over (docs/protocol.md §7.2). */
 function form(overrides: Record<string, unknown> = {}, authOverrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     workflow_id: '66e81a641752f8.56521481',

@@ -72,7 +72,7 @@ describe('robot round trip: run → handler → parseRobotRequest → sendRobotR
     assert.equal(robotDeadlineMs(call), (call.ts + 600) * 1000);
     assert.equal(call.auth.memberId, portal.memberId);
     assert.equal(call.auth.applicationToken, portal.applicationToken);
-    assert.ok(call.auth.accessToken && call.auth.refreshToken, 'robot calls carry full tokens (protocol §7.2)');
+    assert.ok(call.auth.accessToken && call.auth.refreshToken, 'robot calls carry full tokens (docs/protocol.md §7.2)');
     assert.ok(call.auth.scope.includes('bizproc'));
 
     await logRobotProgress(client, { eventToken: call.eventToken, message: 'asking the bureau' });

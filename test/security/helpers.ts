@@ -84,7 +84,7 @@ export function authBlock(install: EmulatorInstall, overrides: Record<string, st
   return auth as Record<string, string>;
 }
 
-/** ONAPPUPDATE / ONAPPUNINSTALL as the portal POSTs it to `/webhooks/:memberId/event` (protocol §2.4, §2.5). */
+/** ONAPPUPDATE / ONAPPUNINSTALL as the portal POSTs it to `/webhooks/:memberId/event` (docs/protocol.md §2.4, §2.5). */
 export function lifecycleForm(
   install: EmulatorInstall,
   event: 'ONAPPUPDATE' | 'ONAPPUNINSTALL',
@@ -101,7 +101,7 @@ export function lifecycleForm(
 
 let workflowSeq = 0;
 
-/** A robot call as the portal POSTs it to `/robots/:memberId/:code` (protocol §7.2); a fresh workflow each time. */
+/** A robot call as the portal POSTs it to `/robots/:memberId/:code` (docs/protocol.md §7.2); a fresh workflow each time. */
 export function robotForm(install: EmulatorInstall, code: string, overrides: { auth?: Record<string, string | undefined>; workflowId?: string } = {}): Record<string, unknown> {
   workflowSeq += 1;
   const workflowId = overrides.workflowId ?? `wf${Date.now().toString(36)}${workflowSeq}`;

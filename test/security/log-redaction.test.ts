@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { B24Error } from '../../src/errors.js';
 import { buildWebServer } from '../../src/server/app.js';
 import { createServerLogger, isSecretKey, redactUrl, SECRET_KEYS } from '../../src/server/logging.js';
+import { startTestApp } from '../app/helpers.js';
 
 function capture(level = 'debug') {
   const lines: string[] = [];
@@ -95,7 +96,29 @@ describe('log redaction by spelling', () => {
     assert.equal(refused.code, 'B24_ERR_FORBIDDEN');
     assert.equal(refused.bitrixCode, 'expired_token');
     assert.equal(refused.memberId, 'm-42');
-    assert.deepEqual(refused.err, { type: 'B24Error', message: 'The application_token does not match', code: 'B24_ERR_FORBIDDEN' });
+    assert.deepEqual(refused.err, { type: 'B24Error', message: 'The application_token does not match', code: 'B24_ERR_FORBIDDEN', status: 403 });
+  });
+
+  it('portal counts by state stay readable (needs_reauth is a state, not a secret); a secret beside them does not', () => {
+    for (const key of ['needs_reauth', 'needsReauth', 'needsReauthSinceMs', 'NEEDS_REAUTH']) assert.ok(!isSecretKey(key), `${key} is not a secret key`);
+    for (const key of ['needs_reauth_token', 'reauth', 'needs_reauth_auth', 'tokeneeds_reauth', 'needs_reauth_key']) assert.ok(isSecretKey(key), `${key} is a secret key`);
+    const { lines, logger } = capture();
+    logger.info({ portals: { active: 3, needs_reauth: 2, uninstalled: 1 }, needs_reauth_token: 'sv-beside-state', auth: 'sv-plain-auth' }, 'b24kit listening on http://127.0.0.1:3000');
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual(line.portals, { active: 3, needs_reauth: 2, uninstalled: 1 });
+    assert.equal(line.needs_reauth_token, '[redacted]');
+    assert.equal(line.auth, '[redacted]');
+  });
+
+  it("the app's startup line shows the portals' counts by state", async () => {
+    const t = await startTestApp(() => undefined);
+    try {
+      const startup = t.logs.map((text) => JSON.parse(text) as { msg?: string; portals?: unknown }).find((line) => line.msg?.startsWith('b24kit listening on'));
+      assert.ok(startup, 'the startup line is logged');
+      assert.deepEqual(startup.portals, { active: 0, needs_reauth: 0, uninstalled: 0 });
+    } finally {
+      await t.close();
+    }
   });
 
   it('URLs: every spelling, bracket keys and the OAuth code and state', () => {

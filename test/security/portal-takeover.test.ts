@@ -1,7 +1,7 @@
 /**
  * Portal takeover through re-install, ONAPPUPDATE or the code flow, tried the way an ordinary
  * (non-admin) employee could: every employee who opens an app's page gets a valid access and
- * refresh token of the portal (protocol §2.3), and every event they trigger carries their access
+ * refresh token of the portal (docs/protocol.md §2.3), and every event they trigger carries their access
  * token. Before the fix, `POST /install` with such a token and an application_token of the
  * attacker's choice replaced the portal's credentials (200). Now each replacement needs an
  * administrator (user.admin) and a refresh token the OAuth server redeems; otherwise 403 with a

@@ -1,8 +1,8 @@
 /**
- * Logging on the delivery hot path (server/app.ts): at `info`, an accepted event delivery writes no
- * line (Fastify's per-request lines go to `debug` for portal deliveries); a failed one is still
- * logged, with its request id; other routes log their requests as before; at `debug` deliveries
- * are logged too.
+ * Logging on the delivery hot path (server/app.ts): at `info`, an accepted event delivery or POST to
+ * a plugin's route writes no line (Fastify's per-request lines go to `debug` for deliveries); a
+ * failed one is still logged, with its request id; other routes log their requests as before; at
+ * `debug` deliveries are logged too.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +30,8 @@ async function serve(level: string) {
         if ((request.body as { fail?: string }).fail) throw new Error('store down');
         return { status: 'queued' };
       });
+      // a plugin's route (a store's order webhook)
+      app.post('/api/v1/:memberId/orders', async (_request, reply) => reply.status(202).send({ outcome: 'created' }));
     },
   });
   await server.ready();
@@ -43,6 +45,9 @@ describe('delivery logging', () => {
     try {
       assert.equal((await post('event=ONCRMDEALADD')).statusCode, 200);
       assert.equal(lines.length, 0, 'no line for an accepted delivery');
+      const order = await server.inject({ method: 'POST', url: '/api/v1/m1/orders', headers: { 'content-type': 'application/json' }, payload: '{}' });
+      assert.equal(order.statusCode, 202);
+      assert.equal(lines.length, 0, "no line for an accepted POST to a plugin's route");
       assert.equal((await post('event=ONCRMDEALADD&fail=1')).statusCode, 500);
       const errors = lines.filter((line) => (line.level as number) >= 50);
       assert.ok(errors.length >= 1, 'the failure is logged');

@@ -1,10 +1,11 @@
 /**
- * `POST /install`: the no-UI install (ONAPPINSTALL form, protocol §2.2) and the UI install POST
- * (protocol §2.3). Verified with app.info before anything is stored; answers `{"status":"success"}`.
+ * `POST /install`: the no-UI install (ONAPPINSTALL form, docs/protocol.md §2.2) and the UI install POST
+ * (docs/protocol.md §2.3). Verified with app.info before anything is stored; answers `{"status":"success"}`.
  *
  * Errors: 400 B24_ERR_BAD_REQUEST (not an install, fields missing or malformed), 403 B24_ERR_FORBIDDEN
  * (app.info refused the token, another app or portal, untrusted server_endpoint), 502
- * B24_ERR_OAUTH_UNAVAILABLE (the OAuth server could not be asked). Nothing is stored on any of them.
+ * B24_ERR_OAUTH_UNAVAILABLE (the OAuth server could not be asked), 503 B24_ERR_STORE with Retry-After
+ * (the store down or busy). Nothing is stored on any of them.
  */
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';

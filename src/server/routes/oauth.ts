@@ -1,5 +1,5 @@
 /**
- * The authorization-code flow (protocol §1.2, §1.3), with a server-side state (no cookies). Anyone
+ * The authorization-code flow (docs/protocol.md §1.2, §1.3), with a server-side state (no cookies). Anyone
  * can call both routes, so neither trusts its query:
  *
  * - `GET /oauth/start?domain=acme.bitrix24.com` → 302 to the portal's authorize page. For a stored
@@ -61,7 +61,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOpt
     const domain = queryText(request.query, 'domain')?.toLowerCase();
     const memberId = queryText(request.query, 'member_id');
     const serverDomain = queryText(request.query, 'server_domain');
-    // the portal always sends both (protocol §1.2); without them the state could not be matched
+    // the portal always sends both (docs/protocol.md §1.2); without them the state could not be matched
     if (!domain || !memberId) throw new B24Error('B24_ERR_BAD_REQUEST', 'domain and member_id are required');
     const check = await options.states.consume(state);
     if (!check.ok) throw new B24Error('B24_ERR_STATE_INVALID', `OAuth state refused: ${check.reason}`);

@@ -1,7 +1,8 @@
 /**
- * `POST /robots/:memberId/:code`: a robot call from a portal's workflow (protocol §7.2) → the
+ * `POST /robots/:memberId/:code`: a robot call from a portal's workflow (docs/protocol.md §7.2) → the
  * app's robot receiver (app/robot-receiver.ts) → 200 `{"status":"queued"|"duplicate"|"ignored"}`
- * after the commit. Errors as for events: 400, 401/403, 404, 410; nothing stored.
+ * after the commit. Errors as for events: 400, 401/403, 404, 410, 503 B24_ERR_STORE (the store down
+ * or busy); nothing stored.
  */
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';

@@ -1,11 +1,11 @@
 /**
  * `POST /webhooks/:memberId/event`: the portal's event receiver.
  *
- * - ONAPPUPDATE (protocol §2.4): carries the NEW application_token, so the stored one cannot vouch
+ * - ONAPPUPDATE (docs/protocol.md §2.4): carries the NEW application_token, so the stored one cannot vouch
  *   for it; the payload's tokens pass the install's checks instead (app.info, an administrator, the
  *   refresh token redeemed: oauth/installer.ts), then application_token and tokens are replaced and
  *   the onUpdated hooks run. → 200 `{"status":"success"}`.
- * - ONAPPUNINSTALL (protocol §2.5): no tokens; application_token compared with the stored one in
+ * - ONAPPUNINSTALL (docs/protocol.md §2.5): no tokens; application_token compared with the stored one in
  *   constant time. The portal becomes `uninstalled`; `data[CLEAN]=1` wipes its data. → 200.
  * - Any other event, in a server that runs an app (createApp passes its receiver as `events`), goes
  *   to the durable inbox (events/receiver.ts): authenticated, deduplicated, recorded and enqueued in
@@ -20,7 +20,8 @@
  * an unknown portal gets the same 403 — or app.info refused the update's token), 403
  * B24_ERR_NOT_ADMIN / B24_ERR_CREDENTIALS_UNPROVEN (update), 404 B24_ERR_PORTAL_NOT_FOUND (a verified
  * update for a portal never installed here), 410 B24_ERR_PORTAL_UNINSTALLED (inbox only), 502
- * B24_ERR_OAUTH_UNAVAILABLE. Nothing is stored on any of them.
+ * B24_ERR_OAUTH_UNAVAILABLE, 503 B24_ERR_STORE with Retry-After (the store down or busy:
+ * server/error-handler.ts). Nothing is stored on any of them.
  */
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';

@@ -1,5 +1,5 @@
 -- The REST client's leaky buckets (src/rest/store-bucket.ts): one row per portal, shared by every
--- process of the app, so that they draw from one budget as the portal counts it (protocol §5.1).
+-- process of the app, so that they draw from one budget as the portal counts it (docs/protocol.md §5.1).
 -- `bucket_key` is the portal's member_id (for a webhook without one: host and path up to /rest/).
 -- The bucket columns mirror BucketState (src/rest/limiter.ts) and are NULL until the portal's first
 -- request. `at_ms` and `paused_until_ms` are DOUBLE PRECISION, not BIGINT: the model schedules

@@ -61,7 +61,7 @@ export async function installPortal(emu: RunningEmulator, portals: PortalRegistr
     serverEndpoint: info.server_endpoint,
     accessToken: portal.accessToken,
     refreshToken: portal.refreshToken,
-    // the emulator issues 3600 s tokens (protocol §1.5)
+    // the emulator issues 3600 s tokens (docs/protocol.md §1.5)
     expiresAtMs: (expires.now + 3600) * 1000,
     scope: ['crm', 'bizproc', 'user_brief', 'placement'],
     status: 'L',

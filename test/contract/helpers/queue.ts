@@ -24,6 +24,7 @@ export function makeQueue(store: Store, clock: ManualClock, options: Partial<Que
 /** Empties the queue's and the scheduler's tables between tests. */
 export async function resetQueueTables(store: Store): Promise<void> {
   await store.run('DELETE FROM b24kit_jobs');
+  await store.run('DELETE FROM b24kit_job_heads'); // the claim's round-robin turns start over too
   await store.run('DELETE FROM b24kit_schedule_slots');
 }
 
