@@ -188,6 +188,8 @@ export class Worker {
     while (!this.#stopping) {
       const free = this.#concurrency - this.#running.size;
       let claimed = 0;
+      // before the claim reads its clock: a job that falls due while the claim runs is "next due", not missed
+      const claimedAtMs = this.#queue.nowMs();
       if (free > 0) {
         try {
           if (this.#batchHandlers.size === 0) {
@@ -208,14 +210,22 @@ export class Worker {
         }
       }
       if (free > 0 && claimed === free) continue; // there may be more: claim again (the loop waits once full)
-      await this.#idle(free > 0 ? await this.#nextDue(names) : undefined);
+      await this.#idle(free > 0 ? await this.#nextDue(names, claimedAtMs) : undefined);
     }
   }
 
-  /** When the next delayed job of ours is due (queue clock, epoch ms); undefined when none, or unknown. */
-  async #nextDue(names: readonly string[]): Promise<number | undefined> {
+  /**
+   * When the next job of ours that the last claim could not yet take is due (queue clock, epoch ms):
+   * the earliest due after `afterMs`, the time just before that claim; undefined when none, or unknown.
+   * Counting from the claim, not from now, matters: a timer may fire a millisecond before the due time
+   * by the wall clock, and the claim takes a few; a job that fell due meanwhile was not seen by the claim
+   * and is no longer "later" by now, and would otherwise wait for the poll. It comes back as due, so the
+   * loop claims again at once. Jobs due before the claim that it left (a portal at its cap) are excluded,
+   * or the loop would spin on them; a finished job's signal wakes the loop for those.
+   */
+  async #nextDue(names: readonly string[], afterMs: number): Promise<number | undefined> {
     try {
-      return await nextDueAtMs(this.#queue.store, names, this.#queue.nowMs());
+      return await nextDueAtMs(this.#queue.store, names, afterMs);
     } catch (error) {
       this.#logger.warn({ workerId: this.id, err: error }, 'next due time unknown; polling');
       return undefined;

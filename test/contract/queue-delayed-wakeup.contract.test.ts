@@ -4,13 +4,14 @@
  * job is enqueued through another store (no in-process signal reaches the worker: its LISTEN
  * connection hears the NOTIFY, and the worker asks when the job is due); on both dialects, a retry
  * after its backoff runs when due too. The 5 s bound is far from both the due time and the poll:
- * it tells "woke when due" from "waited for the poll", not how fast.
+ * it tells "woke when due" from "waited for the poll", not how fast. A job that falls due while a claim
+ * runs (the claim read the clock a moment before it was due) is claimed at once too.
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobQueue, Worker } from '../../src/queue/index.js';
 import type { Store } from '../../src/store/types.js';
-import { fixedRandom, resetQueueTables, waitFor } from './helpers/queue.js';
+import { fixedRandom, ManualClock, resetQueueTables, waitFor } from './helpers/queue.js';
 import { createTestDatabase, databaseUrl, onPostgres, type TestDatabase } from './helpers/store.js';
 
 const POLL_MS = 30_000;
@@ -103,5 +104,34 @@ describe('delayed jobs wake the worker when due', () => {
     const gap = second! - first!;
     t.diagnostic(`${db.dialect}: the retry ran ${gap} ms after the failure (backoff up to ${DELAY_MS} ms with jitter)`);
     assert.ok(gap < BOUND_MS, `the retry ran ${gap} ms after the failure: when its backoff ended, not at the ${POLL_MS} ms poll`);
+  });
+
+  it('a job that falls due while a claim runs is claimed then, not at the poll', { timeout: 30_000 }, async () => {
+    // The clock stands still, except that it moves 10 ms while the claim after the enqueue runs: that
+    // claim reads it 5 ms before the job is due, and the worker asks "what is due next?" 5 ms after.
+    // Timers firing a millisecond early and claims taking a few make the same gap on a real clock.
+    const clock = new ManualClock();
+    let moveAfterNextTransaction = false;
+    const movingStore = new Proxy(store, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return async (fn: Parameters<Store['transaction']>[0]) => {
+            const moving = moveAfterNextTransaction;
+            moveAfterNextTransaction = false;
+            const result = await target.transaction(fn);
+            if (moving) clock.advance(10);
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    queue = new JobQueue({ store: movingStore, nowMs: clock.nowMs });
+    await startWorker({ later: () => record('later') });
+    moveAfterNextTransaction = true;
+    const { job } = await queue.enqueue(store, { memberId: 'm1', name: 'later', payload: {}, runAtMs: clock.now + 5 });
+    await waitFor(async () => ((await queue.get(job.id))?.state === 'succeeded' ? true : undefined), 3_000, `job ${job.id} to run (the poll is ${POLL_MS} ms)`);
+    assert.equal(ranAt.get('later')?.length, 1);
   });
 });
