@@ -60,6 +60,8 @@ export interface PortalRuntimeOptions {
   onPortalStateChange?: (change: PortalStateChange) => void;
   /** Told of every token refresh this process attempts, and its outcome (metrics). Must not throw. */
   onTokenRefresh?: (outcome: TokenRefreshOutcome) => void;
+  /** How long an install's write of its new pair waits out a store outage (PortalInstallerOptions.storeRetryMs). @defaultValue 10000 */
+  installStoreRetryMs?: number;
 }
 
 export interface PortalRuntime {
@@ -114,6 +116,7 @@ export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.onCredentials ? { onCredentials: options.onCredentials } : {}),
+    ...(options.installStoreRetryMs !== undefined ? { storeRetryMs: options.installStoreRetryMs } : {}),
   });
   const states = new OAuthStateStore({ store, nowMs });
   const limiter = options.limiter ?? createStoreRateLimiter({ store, now: nowMs, logger: logger.child({ module: 'rest' }) });

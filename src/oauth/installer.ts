@@ -15,6 +15,8 @@
  *    is stored — proof that it is a live pair of this app for this portal and this user — and the
  *    pair that comes back is what we store (refresh tokens are single-use, docs/protocol.md §1.5). The code flow
  *    needs no such step: we exchanged the code ourselves.
+ * 4. The pair in hand after 3 (or the code exchange) lives nowhere else, so its write waits out a
+ *    store outage for `storeRetryMs` before the request fails with 503 (docs/app.md).
  *
  * ONAPPUNINSTALL carries no tokens and is checked against the stored application_token in
  * constant time (docs/protocol.md §2.5). A failure stores nothing and throws a B24Error whose `status` is the HTTP
@@ -24,6 +26,7 @@
 import { B24Error } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { PortalInfo, PortalRegistry } from '../store/portals.js';
+import { isStoreUnavailable } from '../store/sql.js';
 import { requirePortalAdmin } from './admin-check.js';
 import { verifyWithAppInfo, type VerifiedInstall } from './app-info.js';
 import type { InstallClaim } from './install-payload.js';
@@ -44,7 +47,16 @@ export interface PortalInstallerOptions extends OAuthServerPolicy {
   verifyTimeoutMs?: number;
   /** Told about every stored or refused replacement of a portal's credentials (audit, metrics). */
   onCredentials?: (entry: CredentialsAudit) => void;
+  /**
+   * How long the write of a portal's new pair waits out a store outage (a locked SQLite file, a
+   * PostgreSQL restart) before the request fails with 503. The pair was just redeemed or exchanged
+   * and lives nowhere else: failing at once would leave the portal without tokens. @defaultValue 10000
+   */
+  storeRetryMs?: number;
 }
+
+/** The longest pause between two tries of a credential write during a store outage. */
+const STORE_RETRY_MAX_PAUSE_MS = 2000;
 
 /** The routes that can replace a portal's credentials. */
 export type CredentialsRoute = 'install' | 'update' | 'oauth-callback';
@@ -88,6 +100,7 @@ export class PortalInstaller {
   readonly #fetch: typeof fetch | undefined;
   readonly #verifyTimeoutMs: number;
   readonly #onCredentials: ((entry: CredentialsAudit) => void) | undefined;
+  readonly #storeRetryMs: number;
 
   constructor(options: PortalInstallerOptions) {
     this.#portals = options.portals;
@@ -103,6 +116,7 @@ export class PortalInstaller {
     this.#fetch = options.fetch;
     this.#verifyTimeoutMs = options.verifyTimeoutMs ?? 10_000;
     this.#onCredentials = options.onCredentials;
+    this.#storeRetryMs = Math.max(0, options.storeRetryMs ?? 10_000);
   }
 
   get portals(): PortalRegistry {
@@ -350,7 +364,7 @@ export class PortalInstaller {
       throw new B24Error('B24_ERR_BAD_REQUEST', 'The portal address is unknown: no domain or client_endpoint', { memberId: claim.memberId });
     }
     const expiresAtMs = verified.expiresAtMs !== undefined ? Math.min(claim.expiresAtMs, verified.expiresAtMs) : claim.expiresAtMs;
-    const record = await this.#portals.upsertInstall({
+    const record = await this.#whileStoreUnavailable(claim.memberId, () => this.#portals.upsertInstall({
       memberId: claim.memberId,
       domain,
       clientEndpoint: withSlash(clientEndpoint),
@@ -362,9 +376,35 @@ export class PortalInstaller {
       status: verified.status ?? claim.status,
       ...(claim.applicationToken !== undefined ? { applicationToken: claim.applicationToken } : {}),
       ...(claim.userId !== undefined ? { installedByUserId: claim.userId } : verified.userId !== undefined ? { installedByUserId: verified.userId } : {}),
-    });
+    }));
     const { accessToken: _a, refreshToken: _r, applicationToken: _t, refreshLeaseOwner: _o, refreshLeaseUntilMs: _u, ...info } = record;
     return info;
+  }
+
+  /**
+   * Runs the write of a new pair again while the store is unavailable, for up to `storeRetryMs`.
+   * Only an outage is waited out (isStoreUnavailable); any other failure is thrown at once.
+   */
+  async #whileStoreUnavailable<T>(memberId: string, write: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.#storeRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!isStoreUnavailable(error)) throw error;
+        const leftMs = deadline - performance.now();
+        if (leftMs <= 0) {
+          this.#logger.error(
+            { memberId, err: error, attempts: attempt },
+            "the portal's new tokens could not be stored: the store stayed unavailable; they were redeemed, so the portal needs the app installed again (or an administrator opening it) to bring a new pair",
+          );
+          throw error;
+        }
+        if (attempt === 1) this.#logger.warn({ memberId, err: error }, "the store is unavailable; retrying the write of the portal's new tokens");
+        // the last pause ends at the deadline, for one more try then
+        await new Promise((resolve) => setTimeout(resolve, Math.min(STORE_RETRY_MAX_PAUSE_MS, 100 * 2 ** (attempt - 1), leftMs)));
+      }
+    }
   }
 
   async #requireApplicationToken(memberId: string, candidate: string | undefined): Promise<void> {

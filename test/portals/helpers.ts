@@ -33,12 +33,16 @@ export interface AppUnderTestOptions {
   clientId?: string;
   /** Reuse an emulator (not closed by close()). */
   emu?: RunningEmulator;
+  /** SQLite's busy timeout of the app's store, in ms. @defaultValue the store's (5000) */
+  busyTimeoutMs?: number;
+  /** @defaultValue the installer's (10000) */
+  installStoreRetryMs?: number;
 }
 
 export async function startAppUnderTest(options: AppUnderTestOptions = {}): Promise<AppUnderTest> {
   const emu = options.emu ?? (await startTestEmulator());
   const db = createTestDatabase();
-  const store = await db.open();
+  const store = await db.open(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
   const logs: string[] = [];
   const logger = createServerLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   const key = randomBytes(32);
@@ -54,6 +58,7 @@ export async function startAppUnderTest(options: AppUnderTestOptions = {}): Prom
     // the emulator's portals, as a developer allows them (B24KIT_PORTAL_DOMAINS)
     allowedDomains: ['*.bitrix24.test'],
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.installStoreRetryMs !== undefined ? { installStoreRetryMs: options.installStoreRetryMs } : {}),
   });
   await runtime.server.listen({ port: 0, host: '127.0.0.1' });
   const address = runtime.server.server.address();

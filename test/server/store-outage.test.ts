@@ -5,6 +5,12 @@
  * Nothing was stored, so once the store is back the same requests are accepted: the same delivery
  * is `queued` (not `duplicate`), the same item `created`, and each lands once.
  *
+ * An install is different once its refresh token is redeemed: the new pair lives nowhere else, so its
+ * write waits the outage out (up to 10 s) instead of answering 503. On SQLite (reads go on, the write
+ * is what fails) an install sent during the outage is answered 200 once the store is back, and the
+ * portal works with the pair it stored, no reinstall. On PostgreSQL the portal lookup before the
+ * redemption fails first: 503, nothing redeemed, and the same install form is accepted afterwards.
+ *
  * SQLite: another connection holds the write lock beyond busy_timeout. PostgreSQL: the app reaches
  * the server through a TCP proxy that the test cuts (connections reset, new ones refused at once),
  * then makes unreachable (connections accepted, never answered: the pool's connect timeout).
@@ -21,8 +27,8 @@ import { isStoreUnavailable } from '../../src/store/sql.js';
 import type { Store } from '../../src/store/types.js';
 import { countRows, eventForm, startTestApp, type TestApp } from '../app/helpers.js';
 import { createTestDatabase, databaseUrl, onPostgres, type TestDatabase } from '../contract/helpers/store.js';
-import { emulatorInstall, installForm, type EmulatorInstall } from '../portals/helpers.js';
-import { control, UNLIMITED_PORTAL } from '../helpers/emulator.js';
+import { emulatorInstall, installForm, startAppUnderTest, type EmulatorInstall } from '../portals/helpers.js';
+import { UNLIMITED_PORTAL } from '../helpers/emulator.js';
 
 interface Answer {
   status: number;
@@ -84,6 +90,7 @@ async function outageScenario(
   outage: { cut(): Promise<void> | void; restore(): Promise<void> | void },
   label: string,
   expectedCause: RegExp,
+  install: 'waits for the store' | 'refused before redeeming',
 ): Promise<void> {
   const warm = await t.install();
   const cold = await t.install();
@@ -102,11 +109,22 @@ async function outageScenario(
   assertUnavailable(await postForm(webhook(warm), warmEvent), `${label}: event, token cached`);
   assertUnavailable(await postForm(webhook(cold), coldEvent), `${label}: event, first of its portal`);
   assertUnavailable(await post(`${t.url}/api/v1/${warm.memberId}/orders`, order, 'application/json'), `${label}: plugin route ingesting`);
-  assertUnavailable(await postForm(`${t.url}/install`, installForm(late)), `${label}: install`);
+  let installed: Promise<Answer> | undefined;
+  if (install === 'refused before redeeming') {
+    assertUnavailable(await postForm(`${t.url}/install`, installForm(late)), `${label}: install`);
+  } else {
+    // the refresh token is redeemed, then the write meets the outage and is tried again until the store is back
+    installed = postForm(`${t.url}/install`, installForm(late));
+    const retrying = async (): Promise<boolean> => t.logs.slice(logStart).some((line) => line.includes('retrying the write of the portal'));
+    for (const deadline = Date.now() + 5_000; !(await retrying()); ) {
+      assert.ok(Date.now() < deadline, `${label}: the install's write is retried during the outage`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 
   const failures = t.logs.slice(logStart).map((line) => JSON.parse(line) as { level: number; msg: string; code?: string; err?: { type?: string; message?: string; cause?: unknown } });
   const logged = failures.filter((line) => line.code === 'B24_ERR_STORE' && line.level >= 50);
-  assert.ok(logged.length >= 4, `${label}: each 503 logged at error level (${logged.length})`);
+  assert.ok(logged.length >= (installed ? 3 : 4), `${label}: each 503 logged at error level (${logged.length})`);
   for (const line of logged) {
     assert.match(line.msg, /^store unavailable, answered 503: Store failure: /, label);
     assert.equal(line.err?.type, 'B24Error', `${label}: logged as an Error object`);
@@ -120,11 +138,20 @@ async function outageScenario(
   assert.deepEqual([againCold.status, againCold.body], [200, { status: 'queued' }], label);
   const againOrder = await post(`${t.url}/api/v1/${warm.memberId}/orders`, order, 'application/json');
   assert.deepEqual([againOrder.status, againOrder.body], [202, { outcome: 'created' }], label);
-  // the failed install may have redeemed its refresh token (the install proves it) before the write
-  // failed: the portal's next install (a reinstall, or the admin opening the app) brings a new pair
-  const reinstall = await control<{ delivery: { status: number } }>(t.emu, `/portals/${late.memberId}/install`, { appUrl: t.url });
-  assert.equal(reinstall.delivery.status, 200, `${label}: the next install is accepted`);
+  if (installed) {
+    const answer = await installed;
+    assert.equal(answer.status, 200, `${label}: the install sent during the outage is stored once the store is back: ${answer.text}`);
+    const retried = failures.find((line) => line.msg.startsWith('the store is unavailable; retrying the write'));
+    assert.match(JSON.stringify(retried?.err), expectedCause, `${label}: the retry's warning carries the driver's error`);
+  } else {
+    // nothing was redeemed: the same install form is accepted now
+    const answer = await postForm(`${t.url}/install`, installForm(late));
+    assert.equal(answer.status, 200, `${label}: the same install is accepted once the store is back: ${answer.text}`);
+  }
   assert.equal((await store.one<{ state: string }>('SELECT state FROM portals WHERE member_id = ?', [late.memberId]))?.state, 'active');
+  // the stored pair is the live one: the portal answers a call made with it
+  const { result: profile } = await t.app.client(late.memberId).call<{ ID: string }>('profile');
+  assert.ok(profile.ID, `${label}: a call with the stored tokens works`);
   // each accepted once: nothing doubled, nothing from the outage half-written
   assert.equal(await countRows(store, 'b24kit_event_inbox', warm.memberId), 2);
   assert.equal(await countRows(store, 'b24kit_event_inbox', cold.memberId), 1);
@@ -160,6 +187,7 @@ describe('store outage → 503 B24_ERR_STORE, then the same requests are accepte
         },
         'SQLite busy',
         /SQLITE_BUSY/,
+        'waits for the store',
       );
     } finally {
       blocker.close();
@@ -269,10 +297,46 @@ describe('store outage → 503 B24_ERR_STORE, then the same requests are accepte
   });
 
   it('the server is down: connections reset, new ones refused', async () => {
-    await outageScenario(t, store, { cut: () => proxy.set('cut'), restore: () => proxy.set('open') }, 'PostgreSQL down', /ECONNRESET|Connection terminated/);
+    await outageScenario(t, store, { cut: () => proxy.set('cut'), restore: () => proxy.set('open') }, 'PostgreSQL down', /ECONNRESET|Connection terminated/, 'refused before redeeming');
   });
 
   it('the server is unreachable: connections accepted, never answered (the pool gives up after connectTimeoutMs)', async () => {
-    await outageScenario(t, store, { cut: () => proxy.set('blackhole'), restore: () => proxy.set('open') }, 'PostgreSQL unreachable', /timeout exceeded when trying to connect|Connection terminated/);
+    await outageScenario(t, store, { cut: () => proxy.set('blackhole'), restore: () => proxy.set('open') }, 'PostgreSQL unreachable', /timeout exceeded when trying to connect|Connection terminated/, 'refused before redeeming');
+  });
+});
+
+describe('store outage longer than an install waits', { skip: onPostgres && 'SQLite run (without DATABASE_URL)' }, () => {
+  it('answers 503 once the wait is over, and the error log says the redeemed pair is lost and what brings a new one', async () => {
+    const app = await startAppUnderTest({ busyTimeoutMs: 100, installStoreRetryMs: 700 });
+    const blocker = new Database(app.db.storeOptions.url);
+    try {
+      const portal = await emulatorInstall(app.emu, null, UNLIMITED_PORTAL);
+      blocker.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      const answer = await postForm(`${app.url}/install`, installForm(portal));
+      const elapsedMs = performance.now() - started;
+      assertUnavailable(answer, 'install after the wait');
+      assert.ok(elapsedMs >= 700, `waited the outage out for storeRetryMs before answering (${Math.round(elapsedMs)} ms)`);
+      const lines = app.logs.map((line) => JSON.parse(line) as { level: number; msg: string; memberId?: string; attempts?: number; err?: { type?: string; message?: string } });
+      const retries = lines.filter((line) => line.msg.startsWith('the store is unavailable; retrying the write'));
+      assert.equal(retries.length, 1, 'one warning when the retries start, not one per try');
+      const lost = lines.find((line) => line.level >= 50 && line.msg.startsWith("the portal's new tokens could not be stored"));
+      assert.ok(lost, 'an error line when the wait is over');
+      assert.equal(lost.memberId, portal.memberId);
+      assert.ok((lost.attempts ?? 0) >= 3, `tried again during the wait (${lost.attempts} tries)`);
+      assert.match(lost.msg, /installed again/);
+      assert.match(String(lost.err?.message), /Store failure/, 'the store error as an Error object');
+      blocker.exec('ROLLBACK');
+      // the first try redeemed the offered pair: the same form is refused now, as the log line says (the
+      // emulator ends the old access token with the refresh, so app.info refuses it; were it alive, the
+      // spent refresh token would be refused next)
+      const again = await postForm(`${app.url}/install`, installForm(portal));
+      assert.equal(again.status, 403, again.text);
+      assert.match(String(again.body.message), /invalid_token/);
+      assert.equal(await countRows(app.store, 'portals', portal.memberId), 0, 'nothing stored');
+    } finally {
+      blocker.close();
+      await app.close();
+    }
   });
 });
