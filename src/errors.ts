@@ -69,6 +69,7 @@ const REGISTRY = {
   // the admin dashboard (/admin)
   B24_ERR_ADMIN_UNAUTHORIZED: { message: 'Admin authentication required: a session (POST /admin/login) or Authorization: Bearer <admin token>', status: 401 },
   B24_ERR_ADMIN_CSRF: { message: 'The form is not from this dashboard: CSRF token or origin missing or wrong', status: 403 },
+  B24_ERR_ADMIN_THROTTLED: { message: 'Too many failed admin logins from this address: try again after Retry-After seconds', status: 429 },
   // integrations: the email service (Mailchimp) of the contacts sync
   B24_ERR_EMAIL_SERVICE: { message: 'The email service answered with an error' },
 } as const satisfies Record<string, { message: string; status?: number }>;

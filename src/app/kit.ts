@@ -78,6 +78,11 @@ export interface RouteContext<S extends Record<string, unknown> = Record<string,
   params: Record<string, string>;
   query: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined>;
+  /**
+   * The client's address: the connection's peer, or behind a proxy with the server's `trustProxy`
+   * on, the client X-Forwarded-For names (Fastify's `request.ip`). For per-client limits and logs.
+   */
+  ip: string;
   /** The body as sent (empty for GET): what a signature is computed over. */
   rawBody: Buffer;
   /** The body parsed by content type (JSON, or a PHP-style form); `undefined` for other types. */

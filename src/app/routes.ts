@@ -83,6 +83,7 @@ async function handle(route: RouteEntry, request: FastifyRequest, reply: Fastify
     params,
     query: (request.query ?? {}) as Record<string, unknown>,
     headers: request.headers,
+    ip: request.ip,
     rawBody,
     body,
     log,

@@ -5,7 +5,7 @@
  * (`kit.route`, `kit.service`, `kit.observe`, `kit.onPortalStateChange`). Security properties, and
  * what each page shows: docs/operations.md "Dashboard", docs/security.md.
  */
-import { B24Error } from '../../../errors.js';
+import { B24Error, ERROR_CODES } from '../../../errors.js';
 import { maskSecrets } from '../../../mask-secrets.js';
 import type { Job, JobState } from '../../../queue/types.js';
 import type { RouteContext, ServiceContext } from '../../kit.js';
@@ -13,6 +13,7 @@ import { defineBuiltinPlugin } from '../../plugin.js';
 import { eventsPage, limitsPage, loginPage, pluginsPage, portalsPage, queuePage } from './pages.js';
 import { createProcessStats } from './process-stats.js';
 import { RECENT_JOBS, runSummaries } from './runs.js';
+import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 import { cameOverHttps, sameOrigin } from './request-checks.js';
 import { bearerToken, cookieValue, createAdminAuth, SESSION_COOKIE, SESSION_TTL_MS, type AdminSession } from './session.js';
 import { ADMIN_CSS, LOGIN_JS } from './static.js';
@@ -22,6 +23,8 @@ export interface AdminOptions {
   token: string;
   /** Behind a proxy: X-Forwarded-Proto/Host are believed (the server's `trustProxy`). @defaultValue false */
   trustProxy?: boolean;
+  /** Failed logins and bearer tokens allowed per client address (login-throttle.ts). @defaultValue 10 per 15 minutes */
+  loginThrottle?: LoginThrottleOptions;
 }
 
 /** Portals whose job counts the queue page lists one by one (one query each). */
@@ -78,6 +81,22 @@ export const adminPlugin = defineBuiltinPlugin({
       const secure = cameOverHttps(ctx.headers, trustProxy) ? '; Secure' : '';
       ctx.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`);
     };
+    // failed logins and bearer tokens, per client address (login-throttle.ts)
+    const throttle = new LoginThrottle(options.loginThrottle);
+    /** Seconds this client must wait (the answer is 429 with Retry-After, logged); undefined when it may try. */
+    const throttled = (ctx: RouteContext): number | undefined => {
+      const waitMs = throttle.waitMs(ctx.ip);
+      if (waitMs <= 0) return undefined;
+      const waitS = Math.ceil(waitMs / 1000);
+      ctx.status(429);
+      ctx.header('retry-after', String(waitS));
+      ctx.log.warn({ err: new B24Error('B24_ERR_ADMIN_THROTTLED'), ip: ctx.ip, retryAfterS: waitS }, 'admin authentication refused: too many failures from this address');
+      return waitS;
+    };
+    const refused = (ctx: RouteContext, message: string): void => {
+      throttle.failed(ctx.ip);
+      ctx.log.warn({ err: new B24Error('B24_ERR_ADMIN_UNAUTHORIZED', message), ip: ctx.ip }, message);
+    };
     const field = (ctx: RouteContext, name: string): unknown => (ctx.body && typeof ctx.body === 'object' ? (ctx.body as Record<string, unknown>)[name] : undefined);
     /** A state-changing form post: a session, its CSRF token, and our own origin; else 403 (or to the login page). */
     const formAction = (ctx: RouteContext): AdminSession | 'login' => {
@@ -108,14 +127,17 @@ export const adminPlugin = defineBuiltinPlugin({
     });
 
     // login and logout
-    kit.route('GET', '/admin/login', (ctx) => (session(ctx) ? redirect(ctx, '/admin/portals') : page(ctx, loginPage(ctx.query.failed !== undefined))));
+    kit.route('GET', '/admin/login', (ctx) => (session(ctx) ? redirect(ctx, '/admin/portals') : page(ctx, loginPage({ failed: ctx.query.failed !== undefined }))));
     kit.route('POST', '/admin/login', (ctx) => {
       // no session yet, so no CSRF token: the origin check keeps other sites from logging a browser in
       if (!sameOrigin(ctx.headers, trustProxy)) throw new B24Error('B24_ERR_ADMIN_CSRF');
+      const waitS = throttled(ctx);
+      if (waitS !== undefined) return page(ctx, loginPage({ waitMinutes: Math.ceil(waitS / 60) }));
       if (!auth.tokenMatches(field(ctx, 'token'))) {
-        ctx.log.warn({ err: new B24Error('B24_ERR_ADMIN_UNAUTHORIZED', 'admin login refused: wrong token') }, 'admin login refused');
+        refused(ctx, 'admin login refused: wrong token');
         return redirect(ctx, '/admin/login?failed');
       }
+      throttle.succeeded(ctx.ip);
       cookie(ctx, auth.issue(Date.now()), SESSION_TTL_MS / 1000);
       return redirect(ctx, '/admin/portals');
     });
@@ -171,7 +193,12 @@ export const adminPlugin = defineBuiltinPlugin({
     const api = (method: 'GET' | 'POST', path: string, handler: (ctx: RouteContext, svc: ServiceContext) => Promise<unknown>): void => {
       kit.route(method, `/admin/api${path}`, async (ctx) => {
         ctx.header('cache-control', 'no-store');
-        if (!auth.tokenMatches(bearerToken(ctx.headers.authorization))) throw new B24Error('B24_ERR_ADMIN_UNAUTHORIZED');
+        if (throttled(ctx) !== undefined) return { error: 'B24_ERR_ADMIN_THROTTLED', message: ERROR_CODES.B24_ERR_ADMIN_THROTTLED };
+        if (!auth.tokenMatches(bearerToken(ctx.headers.authorization))) {
+          refused(ctx, 'admin API refused: wrong or missing bearer token');
+          throw new B24Error('B24_ERR_ADMIN_UNAUTHORIZED');
+        }
+        throttle.succeeded(ctx.ip);
         try {
           return await handler(ctx, service());
         } catch (error) {

@@ -13,13 +13,20 @@ import type { RunSummary } from './runs.js';
 
 const JOB_STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'dead'];
 
-export function loginPage(failed: boolean): string {
+/** `failed`: the last try sent a wrong token; `waitMinutes`: this address is refused that long (too many failures). */
+export function loginPage(state: { failed?: boolean; waitMinutes?: number } = {}): string {
+  const message =
+    state.waitMinutes !== undefined
+      ? html`<p class="error">Too many failed logins from this address. Try again in ${String(state.waitMinutes)} min.</p>`
+      : state.failed
+        ? html`<p class="error">Wrong token.</p>`
+        : '';
   return layout(
     'Log in',
     undefined,
     undefined,
     html`<form id="login" class="login" method="post" action="/admin/login">
-${failed ? html`<p class="error">Wrong token.</p>` : ''}
+${message}
 <label for="token">Admin token (B24KIT_ADMIN_TOKEN)</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button></form>

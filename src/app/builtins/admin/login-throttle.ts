@@ -1,0 +1,59 @@
+/**
+ * Failed admin authentications (the login form, the API's bearer token) counted per client address:
+ * after `maxFailures` within `windowMs`, that address is refused, with the time until its oldest
+ * failure leaves the window, whatever token it sends. The admin token has at least 16 characters,
+ * which no one guesses online; this keeps a weak one from being guessed, and the log from filling
+ * with attempts. Another address is not affected, so an attacker cannot lock the operator out from
+ * elsewhere. Per process (each web process counts its own), in bounded memory: at most
+ * `maxAddresses` addresses are remembered, the least recently failed forgotten first.
+ */
+export interface LoginThrottleOptions {
+  /** @defaultValue 10 */
+  maxFailures?: number;
+  /** @defaultValue 15 minutes */
+  windowMs?: number;
+  /** @defaultValue 10000 */
+  maxAddresses?: number;
+  /** @defaultValue Date.now */
+  nowMs?: () => number;
+}
+
+export class LoginThrottle {
+  readonly #maxFailures: number;
+  readonly #windowMs: number;
+  readonly #maxAddresses: number;
+  readonly #nowMs: () => number;
+  /** Failure times per address, oldest first; the map in order of each address's last failure. */
+  readonly #failures = new Map<string, number[]>();
+
+  constructor(options: LoginThrottleOptions = {}) {
+    this.#maxFailures = Math.max(1, options.maxFailures ?? 10);
+    this.#windowMs = Math.max(1, options.windowMs ?? 15 * 60_000);
+    this.#maxAddresses = Math.max(1, options.maxAddresses ?? 10_000);
+    this.#nowMs = options.nowMs ?? Date.now;
+  }
+
+  /** Milliseconds until `address` may try again; 0 when it may now. */
+  waitMs(address: string): number {
+    const recent = this.#recent(address);
+    if (recent.length < this.#maxFailures) return 0;
+    return recent[recent.length - this.#maxFailures]! + this.#windowMs - this.#nowMs();
+  }
+
+  failed(address: string): void {
+    const recent = this.#recent(address);
+    recent.push(this.#nowMs());
+    this.#failures.delete(address);
+    this.#failures.set(address, recent.slice(-this.#maxFailures));
+    if (this.#failures.size > this.#maxAddresses) this.#failures.delete(this.#failures.keys().next().value!);
+  }
+
+  succeeded(address: string): void {
+    this.#failures.delete(address);
+  }
+
+  #recent(address: string): number[] {
+    const since = this.#nowMs() - this.#windowMs;
+    return (this.#failures.get(address) ?? []).filter((at) => at > since);
+  }
+}
