@@ -95,6 +95,11 @@ export interface EmulatorOptions {
   deliveryTimeoutMs: number;
   /** Where the OAuth redirect goes; `{appUrl}/oauth/callback` of the install when unset. */
   redirectUri?: string;
+  /**
+   * Dotted host names the control API answers at besides the emulator's own (`publicUrl`); IP
+   * addresses, `localhost` and names without a dot always work (control-guard.ts). @defaultValue []
+   */
+  controlHosts: string[];
 }
 
 export const DEFAULT_LIMITS: PortalLimits = {
@@ -157,5 +162,6 @@ export function resolveEmulatorOptions(input: EmulatorOptionsInput = {}): Emulat
     bodyLimitBytes: input.bodyLimitBytes ?? 10 * 1024 * 1024,
     deliveryTimeoutMs: input.deliveryTimeoutMs ?? 5000,
     ...(input.redirectUri !== undefined ? { redirectUri: input.redirectUri } : {}),
+    controlHosts: [...(input.controlHosts ?? [])],
   };
 }

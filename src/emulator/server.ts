@@ -9,6 +9,7 @@ import { RestError, restErrors } from './rest-error.js';
 import { authorizeEndpoint, oauthServerRest, tokenEndpoint, type OAuthReply } from './oauth/routes.js';
 import { registerControlRoutes } from './control/index.js';
 import { controlError } from './control/validation.js';
+import { controlRefusal } from './control-guard.js';
 
 
 interface ParsedBody {
@@ -74,9 +75,8 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     if (!/^\/+_emulator(\/|$|\?)/.test(request.url)) return;
-    if (isCrossSiteControlRequest(emulator, request)) {
-      return controlError(reply, 403, 'CONTROL_CROSS_ORIGIN', 'The control API does not answer requests from web pages');
-    }
+    const refusal = controlRefusal(request, emulator.baseUrl, emulator.options.controlHosts);
+    if (refusal) return controlError(reply, refusal.status, refusal.error, refusal.message);
   });
   registerControlRoutes(app, emulator);
 
@@ -134,21 +134,6 @@ async function route(emulator: Emulator, request: FastifyRequest, reply: Fastify
  * or install one with an `appUrl` of its own. Browsers name the page in `Origin` on every POST/PUT/DELETE
  * and on cross-origin fetches; programs send none. The emulator's own origin stays allowed.
  */
-function isCrossSiteControlRequest(emulator: Emulator, request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return request.headers['sec-fetch-site'] === 'cross-site' || request.headers['sec-fetch-site'] === 'same-site';
-  const own = new Set([originOf(emulator.baseUrl), `${request.protocol}://${request.headers.host ?? ''}`.toLowerCase()]);
-  return !own.has(origin.toLowerCase());
-}
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin.toLowerCase();
-  } catch {
-    return '';
-  }
-}
-
 function moved(reply: FastifyReply, location: string): FastifyReply {
   return reply.status(302).header('location', location).type('text/html').send('<html><body><h1>302 Found</h1><p>The portal has moved.</p></body></html>');
 }

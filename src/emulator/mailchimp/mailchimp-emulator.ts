@@ -16,6 +16,8 @@ export interface MailchimpEmulatorOptions {
   webhookTimeoutMs?: number;
   /** Share a clock with a Bitrix24 emulator, so one `POST /_emulator/clock` moves both. @defaultValue a clock of its own */
   clock?: EmulatorClock;
+  /** Dotted host names the control API answers at (see the Bitrix24 emulator's `controlHosts`). @defaultValue [] */
+  controlHosts?: string[];
 }
 
 /** The demo key the emulator accepts by default: any username, this as the password. */
@@ -35,8 +37,11 @@ export class MailchimpEmulator {
   readonly faults = new MailchimpFaults();
   /** Base URL, e.g. `http://127.0.0.1:4200`; set when the server listens. */
   baseUrl = 'http://127.0.0.1:4200';
+  /** Dotted host names the control API answers at besides `baseUrl`'s (control-guard.ts). */
+  readonly controlHosts: readonly string[];
 
   constructor(options: MailchimpEmulatorOptions = {}) {
+    this.controlHosts = [...(options.controlHosts ?? [])];
     this.clock = options.clock ?? new EmulatorClock();
     this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_MAILCHIMP_API_KEY]);
     this.store = new MailchimpStore(this.clock);
