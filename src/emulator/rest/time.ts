@@ -30,11 +30,13 @@ export interface RestTimeInput {
 }
 
 export function restTime(input: RestTimeInput): RestTime {
+  const { start, finish, duration } = span(input.startMs, input.finishMs);
   return {
-    start: round(input.startMs / 1000),
-    finish: round(input.finishMs / 1000),
-    duration: round((input.finishMs - input.startMs) / 1000),
-    processing: round(input.processingMs / 1000),
+    start,
+    finish,
+    duration,
+    // part of the duration: measured on its own, it may round a microsecond above it
+    processing: Math.min(round(input.processingMs / 1000), duration),
     date_start: isoInZone(input.startMs, input.timeZone),
     date_finish: isoInZone(input.finishMs, input.timeZone),
     // PHP's json_encode writes a float zero as `0`: the docs' examples show `"operating": 0`
@@ -49,11 +51,12 @@ export function restTime(input: RestTimeInput): RestTime {
  * and it has no operating budget.
  */
 export function serverTime(startMs: number, finishMs: number): Omit<RestTime, 'operating' | 'operating_reset_at'> {
+  const { start, finish, duration } = span(startMs, finishMs);
   return {
-    start: round(startMs / 1000),
-    finish: round(finishMs / 1000),
-    duration: round((finishMs - startMs) / 1000),
-    processing: round((finishMs - startMs) / 1000),
+    start,
+    finish,
+    duration,
+    processing: duration,
     date_start: isoWithOffset(startMs),
     date_finish: isoWithOffset(finishMs),
   };
@@ -62,6 +65,17 @@ export function serverTime(startMs: number, finishMs: number): Omit<RestTime, 'o
 /** `2026-01-01T12:00:00+00:00`: ISO 8601 in UTC with an explicit offset, the OAuth server's form. */
 export function isoWithOffset(ms: number): string {
   return new Date(Math.floor(ms)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+/**
+ * `start` and `finish` in unix seconds to the microsecond, and `duration` as their difference (the
+ * portal takes both from one microtime clock): rounding each of the three on its own could leave
+ * `finish - start` up to 1.5 µs off `duration`.
+ */
+function span(startMs: number, finishMs: number): { start: number; finish: number; duration: number } {
+  const start = round(startMs / 1000);
+  const finish = round(finishMs / 1000);
+  return { start, finish, duration: round(finish - start) };
 }
 
 function round(value: number): number {
