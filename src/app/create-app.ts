@@ -91,7 +91,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
   /**
    * Handles an event (e.g. `ONCRMDEALADD`, case-insensitive; `ctx.event.data` is typed for the
    * documented events). One handler per event for the app; its plugins may handle the same event,
-   * each delivery then runs one job per handler (docs/app.md, "Events"). With `{ offline: true }`
+   * each delivery then runs one job per handler (docs/app.md, "Several handlers of one event"). With `{ offline: true }`
    * the event is bound offline and drained from the portal's queue.
    */
   on<E extends string>(event: E, handler: EventHandler<E, SettingsOf<T>>, options: EventOptions = {}): this {

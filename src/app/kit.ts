@@ -300,7 +300,7 @@ export interface AppKit<S extends Record<string, unknown> = Record<string, unkno
   readonly name: string;
   /**
    * Handles an event: once per owner (the app, each plugin). Several owners may handle one event:
-   * each delivery runs a job per owner's handler, retried on its own (docs/app.md, "Events").
+   * each delivery runs a job per owner's handler, retried on its own (docs/app.md, "Several handlers of one event").
    */
   on<E extends string>(event: E, handler: EventHandler<E, S>, options?: EventOptions): this;
   job<N extends keyof J & string>(name: N, handler: UserJobHandler<J[N], S>, options?: JobOptions & { batch?: undefined }): this;

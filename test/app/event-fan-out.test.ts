@@ -89,6 +89,17 @@ describe('an event handled by the app and a plugin: one job per owner', () => {
     assert.ok(!names.includes('event:ONCRMLEADADD'));
   });
 
+  it('app.receive waits for every handler\'s job and answers them all', async () => {
+    const outcome = await t.app.receive(eventForm(portal, 'ONCRMDEALADD', { FIELDS: { ID: '10' } }));
+    assert.equal(outcome.status, 'queued');
+    assert.deepEqual(outcome.jobs?.map((job) => job.name), ['event:ONCRMDEALADD', 'event:ONCRMDEALADD@shop']);
+    assert.equal(outcome.job, outcome.jobs?.[0]);
+    // the app's ran once and succeeded; the shop's failed its first attempt (then queued again, or already retried)
+    assert.equal(outcome.jobs?.[0]?.state, 'succeeded');
+    assert.ok(outcome.jobs![1]!.history.length >= 1 && outcome.jobs![1]!.history[0]!.error !== null);
+    await waitFor(() => shopAttempts.filter((run) => run.deal === '10').length === 2, 10_000, 'the shop\'s retry');
+  });
+
   it('deliverEvent (the offline drain\'s path) enqueues a job per owner, once', async () => {
     const delivery = offlineDelivery(
       { id: 1, event: 'ONCRMDEALADD', data: { FIELDS: { ID: 9 } }, timestamp: '2026-12-03T10:00:00+00:00', additional: { user_id: 1 }, messageId: 'c'.repeat(32) },
