@@ -79,6 +79,13 @@ describe('an event handled by the app and a plugin: one job per owner', () => {
     assert.deepEqual(appRuns, ['7', '8']);
     assert.equal(await countRows(t.store, 'b24kit_event_inbox', portal.memberId), 2);
     assert.equal(await countRows(t.store, 'b24kit_jobs', portal.memberId), 4);
+    // the filter of `b24kit jobs list --name` and the admin pages takes a plugin's event job name
+    const { queue } = await appInternals(t.app).services();
+    const shopJobs = await queue.list({ name: 'event:ONCRMDEALADD@shop' });
+    assert.deepEqual(shopJobs.map((job) => [job.name, (job.payload as { data: unknown }).data]), [
+      ['event:ONCRMDEALADD@shop', { FIELDS: { ID: '8' } }],
+      ['event:ONCRMDEALADD@shop', { FIELDS: { ID: '7' } }],
+    ]);
   });
 
   it('an event only the plugin handles runs as the plugin\'s job', async () => {
