@@ -90,8 +90,9 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
 
   /**
    * Handles an event (e.g. `ONCRMDEALADD`, case-insensitive; `ctx.event.data` is typed for the
-   * documented events). One handler per event. With `{ offline: true }` the event is bound offline
-   * and drained from the portal's queue.
+   * documented events). One handler per event for the app; its plugins may handle the same event,
+   * each delivery then runs one job per handler (docs/app.md, "Several handlers of one event"). With `{ offline: true }`
+   * the event is bound offline and drained from the portal's queue.
    */
   on<E extends string>(event: E, handler: EventHandler<E, SettingsOf<T>>, options: EventOptions = {}): this {
     this.#kit.on(event, handler as unknown as EventHandler<string, never>, options);
@@ -202,16 +203,12 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
     return ingest({ store: services.store, queue: services.queue, nowMs: this.#settings.nowMs }, { memberId, jobName: jobNames.job(job), externalId, payload });
   }
 
-  async deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }> {
+  async deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number; jobIds?: number[] }> {
     const services = await this.#open();
     await requireInstalledPortal(services.portals, memberId);
-    const jobName = this.#definitions.jobNameForEvent(delivery.event);
-    return services.inbox.record({
-      memberId,
-      dedupeKey: options.dedupeKey,
-      event: delivery.event.toUpperCase(),
-      ...(jobName ? { job: { name: jobName, payload: delivery as unknown as Json } } : {}),
-    });
+    // one job per owner's handler, as for a delivery the receiver takes (fan-out)
+    const jobs = this.#definitions.jobNamesForEvent(delivery.event).map((name) => ({ name, payload: delivery as unknown as Json }));
+    return services.inbox.record({ memberId, dedupeKey: options.dedupeKey, event: delivery.event.toUpperCase(), ...(jobs.length > 0 ? { jobs } : {}) });
   }
 
   /** A portal's settings (the app's, or a plugin's with `namespace`). `set` needs an installed portal. */

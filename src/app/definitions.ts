@@ -4,20 +4,28 @@
  * worker, the scheduler, the receivers, the web server and the bindings read it. Every entry
  * carries its owner ('app' or a plugin's name): handlers get the owner's settings.
  *
- * One handler per event across the app and its plugins (a job runs one handler, so a failing
- * second handler never re-runs the first one's effects). An event is bound online or
- * (`{offline: true}`) offline, never both.
+ * Events fan out: the app and each plugin may handle an event once, and a delivery runs one job per
+ * owner's handler (job-names.ts), so a failing handler of one owner is retried without re-running
+ * another owner's effects. An event is bound once per portal, online or (`{offline: true}`)
+ * offline, never both: every owner that handles it must agree.
  */
 import { B24Error } from '../errors.js';
 import { OFFLINE_NOTIFY_EVENT } from '../events/bindings.js';
 import { validateRobotDefinition } from '../robots/definition.js';
 import { BUILTIN_PREFIX } from './plugin.js';
-import { EVENT_NAME, JOB_NAME, RESERVED_PREFIX, ROBOT_CODE, jobNames } from './job-names.js';
+import { APP_OWNER, EVENT_NAME, JOB_NAME, RESERVED_PREFIX, ROBOT_CODE, jobNames } from './job-names.js';
 import type { PortalHook, PortalPurge, PortalStateHandler, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, AppSignal, UninstallHook } from './kit.js';
 import type { EventHandler, EventOptions, JobOptions, RobotDefinition, RobotHandler, ScheduleDefinitionOptions, ScheduleHandler, UserBatchJobHandler, UserJobHandler } from './types.js';
 
-/** The owner of the app's own declarations (and the namespace of its settings). */
-export const APP_OWNER = 'app';
+export { APP_OWNER };
+
+/** One owner's handler of an event, run as the job `jobName`. */
+export interface EventHandlerEntry {
+  handler: EventHandler<string, never>;
+  owner: string;
+  /** `event:NAME` for the app's, `event:NAME@plugin` for a plugin's (jobNames.event). */
+  jobName: string;
+}
 
 export interface ScheduleEntry {
   name: string;
@@ -49,7 +57,8 @@ const ROUTE_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH
 const FRAMEWORK_PATHS = [/^\/(install|health|ready)$/, /^\/oauth\//, /^\/webhooks\//, /^\/robots\//];
 
 export class AppDefinitions {
-  readonly events = new Map<string, { handler: EventHandler<string, never>; owner: string }>();
+  /** The handlers of each event, one per owner, in registration order. */
+  readonly events = new Map<string, EventHandlerEntry[]>();
   /** The events of `events` bound offline (drained from the portal's offline queue). */
   readonly offlineEvents = new Set<string>();
   /** A job's handler is a UserBatchJobHandler when its options have `batch`. */
@@ -86,9 +95,19 @@ export class AppDefinitions {
     check(!(name === OFFLINE_NOTIFY_EVENT && offline), `${OFFLINE_NOTIFY_EVENT} cannot be bound offline (docs/protocol.md §3.6)`);
     check(!(name === OFFLINE_NOTIFY_EVENT && !isBuiltin(owner) && this.offlineEvents.size > 0), `${OFFLINE_NOTIFY_EVENT} is handled by the framework when offline events are declared`);
     check(!(offline && this.events.has(OFFLINE_NOTIFY_EVENT)), `offline events need ${OFFLINE_NOTIFY_EVENT} for the framework: remove its handler`);
-    const existing = this.events.get(name);
-    check(!existing, `a handler for ${name} is already registered${existing ? ` (by ${existing.owner})` : ''}`);
-    this.events.set(name, { handler, owner });
+    const handlers = this.events.get(name) ?? [];
+    // one job per owner (its name names the owner): a second handler of the same owner would share it
+    check(!handlers.some((entry) => entry.owner === owner), `a handler for ${name} is already registered by ${ownerLabel(owner)}: one handler per event and owner`);
+    if (handlers.length > 0) {
+      // the portal binds an event once, online or offline (docs/protocol.md §3.6): the owners must agree
+      const boundOffline = this.offlineEvents.has(name);
+      check(
+        boundOffline === offline,
+        `${name} is bound ${boundOffline ? 'offline' : 'online'} by ${ownerLabel(handlers[0]!.owner)} but ${offline ? 'offline' : 'online'} by ${ownerLabel(owner)}: an event is bound one way for the whole app, so pass the same { offline } everywhere`,
+      );
+    }
+    handlers.push({ handler, owner, jobName: jobNames.event(name, owner) });
+    this.events.set(name, handlers);
     if (offline) this.offlineEvents.add(name);
   }
 
@@ -171,16 +190,20 @@ export class AppDefinitions {
     this.plugins.add(name);
   }
 
-  /** The job name of an event, or undefined when no handler is registered for it. */
-  jobNameForEvent(event: string): string | undefined {
-    const name = event.toUpperCase();
-    return this.events.has(name) ? jobNames.event(name) : undefined;
+  /** The jobs a delivery of `event` enqueues: one per owner's handler, none when nobody handles it. */
+  jobNamesForEvent(event: string): string[] {
+    return (this.events.get(event.toUpperCase()) ?? []).map((entry) => entry.jobName);
   }
 
   /** The job name of a robot call, or undefined for an unknown code. */
   jobNameForRobot(code: string): string | undefined {
     return this.robots.has(code) ? jobNames.robot(code) : undefined;
   }
+}
+
+/** `the app` or `plugin contacts`, for messages. */
+function ownerLabel(owner: string): string {
+  return owner === APP_OWNER ? 'the app' : `plugin ${owner}`;
 }
 
 function isBuiltin(owner: string): boolean {

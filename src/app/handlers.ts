@@ -10,7 +10,7 @@ import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
 import type { PortalClients } from './clients.js';
-import type { AppDefinitions } from './definitions.js';
+import { APP_OWNER, type AppDefinitions } from './definitions.js';
 import { jobNames } from './job-names.js';
 import type { AppSignal } from './kit.js';
 import { runOnce } from './once.js';
@@ -36,8 +36,14 @@ type AnyHandler = JobHandler<never, unknown>;
 
 export function buildWorkerHandlers(definitions: AppDefinitions, services: HandlerServices): Record<string, AnyHandler> {
   const handlers: Record<string, AnyHandler> = {};
-  for (const [event, { handler, owner }] of definitions.events) {
-    handlers[jobNames.event(event)] = runner(services, 'event', owner, (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx as never), { event });
+  for (const [event, entries] of definitions.events) {
+    for (const { handler, owner, jobName } of entries) {
+      handlers[jobName] = runner(services, 'event', owner, (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx as never), { event, ...(owner !== APP_OWNER ? { plugin: owner } : {}) });
+    }
+    // before fan-out a plugin's event ran as `event:NAME`: a job of that name queued then (or
+    // retrying) still finds its handler, as long as the app has none of its own and one plugin does
+    const legacy = jobNames.event(event);
+    if (handlers[legacy] === undefined && entries.length === 1) handlers[legacy] = handlers[entries[0]!.jobName]!;
   }
   for (const [name, { handler, owner, options }] of definitions.jobs) {
     if (options.batch) continue; // buildBatchHandlers

@@ -303,6 +303,10 @@ export type PortalStateHandler = (change: PortalStateChange) => unknown;
 export interface AppKit<S extends Record<string, unknown> = Record<string, unknown>, J extends JobTypes = JobMap> {
   /** 'app', or the plugin's name. */
   readonly name: string;
+  /**
+   * Handles an event: once per owner (the app, each plugin). Several owners may handle one event:
+   * each delivery runs a job per owner's handler, retried on its own (docs/app.md, "Several handlers of one event").
+   */
   on<E extends string>(event: E, handler: EventHandler<E, S>, options?: EventOptions): this;
   job<N extends keyof J & string>(name: N, handler: UserJobHandler<J[N], S>, options?: JobOptions & { batch?: undefined }): this;
   /** A batch job type: the handler gets up to `options.batch.max` jobs of one portal and reports an outcome per job. */
@@ -331,7 +335,8 @@ export interface AppKit<S extends Record<string, unknown> = Record<string, unkno
   /**
    * Records an event for a portal as if the portal had delivered it — for plugins that bring events
    * from another channel (the offline-events drain does): one transaction stores the inbox row,
-   * deduplicated on `dedupeKey`, and the handler's job. `ignored` when no handler is declared.
+   * deduplicated on `dedupeKey`, and a job per handler of the event (the app's and each plugin's;
+   * `jobIds` lists them when there are several). `ignored` when no handler is declared.
    */
-  deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }>;
+  deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number; jobIds?: number[] }>;
 }

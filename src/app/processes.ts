@@ -243,7 +243,8 @@ function urlHost(host: string): string {
 /** What each owner declared, for `ServiceContext.declarations()`. */
 function declarations(definitions: AppDefinitions): Declaration[] {
   const list: Declaration[] = [];
-  for (const [name, entry] of definitions.events) list.push({ owner: entry.owner, kind: 'event', name });
+  // an event handled by several owners is one declaration per owner (each runs its own job)
+  for (const [name, entries] of definitions.events) for (const entry of entries) list.push({ owner: entry.owner, kind: 'event', name });
   for (const [name, entry] of definitions.jobs) list.push({ owner: entry.owner, kind: 'job', name });
   for (const entry of definitions.schedules.values()) list.push({ owner: entry.owner, kind: 'schedule', name: entry.name });
   for (const [name, entry] of definitions.robots) list.push({ owner: entry.owner, kind: 'robot', name });

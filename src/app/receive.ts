@@ -3,7 +3,8 @@
  * the same receiver as `POST /webhooks/:memberId/event` (validation, application_token, dedupe,
  * inbox + job in one transaction), then the job runs: on this app's worker if it is running, else
  * on a worker started for the occasion. Resolves when the job succeeded, died, or was put back
- * (retry scheduled or postponed), with the job as it then is.
+ * (retry scheduled or postponed), with the job as it then is. An event handled by several owners
+ * (the app and plugins: fan-out) has a job each; `receive` waits for all of them.
  */
 import { parseForm } from '../server/body-parsers.js';
 import { isRecord } from '../oauth/install-payload.js';
@@ -21,8 +22,10 @@ export interface ReceiveOptions {
 
 export interface ReceiveResult {
   status: InboxStatus;
-  /** The event's job (queued events), as it is when `receive` resolves. */
+  /** The event's job (queued events), as it is when `receive` resolves: the first handler's. */
   job?: Job;
+  /** Every job of the event (one per owner's handler), in registration order, `job` first. */
+  jobs?: Job[];
 }
 
 export async function receiveInProcess(
@@ -35,12 +38,14 @@ export async function receiveInProcess(
   if (typeof auth.member_id !== 'string') throw new B24Error('B24_ERR_BAD_REQUEST', 'auth[member_id] is missing');
   const received = await parts.receiver.accept(auth.member_id, body);
   if (received.jobId === undefined) return { status: received.status };
-  if (options.run === false) return { status: received.status, job: (await parts.queue.get(received.jobId))! };
+  const ids = received.jobIds ?? [received.jobId];
+  const result = (jobs: Job[]): ReceiveResult => ({ status: received.status, job: jobs[0]!, jobs });
+  if (options.run === false) return result(await Promise.all(ids.map(async (id) => (await parts.queue.get(id))!)));
   const temporary = parts.worker ? undefined : parts.makeWorker();
   await temporary?.start();
   try {
-    const job = await settled(parts.queue, received.jobId, options.timeoutMs ?? 30_000);
-    return { status: received.status, job };
+    // polled side by side: each job within the same timeout
+    return result(await Promise.all(ids.map((id) => settled(parts.queue, id, options.timeoutMs ?? 30_000))));
   } finally {
     await temporary?.stop({ graceful: true, timeoutMs: 5000 });
   }

@@ -150,7 +150,7 @@ export async function openServices(settings: ResolvedSettings, definitions: AppD
       accepted: (label: string, outcome: 'queued' | 'duplicate' | 'ignored') => signal({ type: 'delivery.accepted', label, outcome }),
       rejected: (code: string) => signal({ type: 'delivery.rejected', code }),
     };
-    const receiver = new EventReceiver({ writer: inbox, portals: core.portals, authCache, jobNameFor: (event) => definitions.jobNameForEvent(event), observer });
+    const receiver = new EventReceiver({ writer: inbox, portals: core.portals, authCache, jobNamesFor: (event) => definitions.jobNamesForEvent(event), observer });
     const robots = new RobotReceiver({ writer: inbox, portals: core.portals, authCache, jobNameFor: (code) => definitions.jobNameForRobot(code), observer });
     const appUrl = { current: settings.appUrl };
 

@@ -99,7 +99,9 @@ export interface EventOptions {
    * state per object) instead of POSTing it, and the app drains the queue — on the ONOFFLINEEVENT
    * ping and on a schedule (`createApp({ offlineEvents })`). For events that must not be lost: an
    * online delivery that fails is never repeated. The handler runs as for online events; `ctx.event`
-   * then carries `offline: {id, messageId, timestamp}` (see docs/app.md). @defaultValue false
+   * then carries `offline: {id, messageId, timestamp}` (see docs/app.md). The portal binds an event
+   * one way: when the app and plugins handle the same event, they must all pass the same value.
+   * @defaultValue false
    */
   offline?: boolean;
 }

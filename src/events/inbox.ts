@@ -1,8 +1,9 @@
 /**
- * The event inbox: an accepted delivery is recorded under its dedupe key and its job enqueued in
- * ONE transaction, and the HTTP answer goes out after the commit. So an event that got 200 is in
- * the store (never lost), a repeated delivery collides on the key (never enqueued twice), and a
- * failure before the commit leaves neither row (the portal sees an error, not a 200).
+ * The event inbox: an accepted delivery is recorded under its dedupe key and its jobs (one per
+ * owner's handler: the app's, each plugin's) enqueued in ONE transaction, and the HTTP answer goes
+ * out after the commit. So an event that got 200 is in the store (never lost), a repeated delivery
+ * collides on the key (never enqueued twice), and a failure before the commit leaves no row at all
+ * (the portal sees an error, not a 200).
  */
 import type { JobQueue } from '../queue/queue.js';
 import type { Json } from '../queue/types.js';
@@ -21,6 +22,12 @@ export interface InboxEntry {
   event: string;
   /** The job to enqueue; undefined when the app has no handler (recorded as `ignored`). */
   job?: InboxJob;
+  /**
+   * More jobs of the same delivery (fan-out: one per owner's handler of the event), enqueued after
+   * `job` in the same transaction. Each needs a name of its own: the queue's idempotency key is
+   * unique per (portal, name), and every job of an entry defaults to the entry's dedupe key.
+   */
+  jobs?: readonly InboxJob[];
 }
 
 export interface InboxJob {
@@ -37,8 +44,15 @@ export interface InboxJob {
 
 export interface InboxOutcome {
   status: InboxStatus;
-  /** The job enqueued now (`queued`) — not set for duplicates and ignored events. */
+  /** The (first) job enqueued now (`queued`) — not set for duplicates and ignored events. */
   jobId?: number;
+  /** Every job enqueued now, in the entry's order, when the entry has more than one (fan-out). */
+  jobIds?: number[];
+}
+
+/** An entry's jobs: `job`, then `jobs`. */
+function jobsOf(entry: InboxEntry): InboxJob[] {
+  return [...(entry.job ? [entry.job] : []), ...(entry.jobs ?? [])];
 }
 
 /** Records one delivery and enqueues its job, atomically (one transaction of its own). */
@@ -78,30 +92,41 @@ async function recordIn(tx: Transaction, queue: JobQueue, entries: readonly Inbo
        ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key`,
       chunk.flatMap((index) => {
         const entry = entries[index]!;
-        return [entry.memberId, entry.dedupeKey, entry.event, entry.job ? 'queued' : 'ignored', nowMs];
+        return [entry.memberId, entry.dedupeKey, entry.event, jobsOf(entry).length > 0 ? 'queued' : 'ignored', nowMs];
       }),
     );
     for (const row of rows) inserted.add(inboxIdentity(row.member_id, row.dedupe_key));
   }
-  const withJobs: number[] = [];
+  // every job of every new row, flat: still one enqueueMany for the whole batch
+  const toEnqueue: Array<{ index: number; job: InboxJob }> = [];
   for (const index of fresh) {
     const entry = entries[index]!;
+    const jobs = jobsOf(entry);
     if (!inserted.has(identities[index]!)) outcomes[index] = { status: 'duplicate' };
-    else if (!entry.job) outcomes[index] = { status: 'ignored' };
-    else withJobs.push(index);
+    else if (jobs.length === 0) outcomes[index] = { status: 'ignored' };
+    else for (const job of jobs) toEnqueue.push({ index, job });
   }
-  if (withJobs.length > 0) {
+  if (toEnqueue.length > 0) {
     // the job's idempotency key is the dedupe key too: a purged inbox row still cannot enqueue twice
-    const jobs = await queue.enqueueMany(
+    const enqueued = await queue.enqueueMany(
       tx,
-      withJobs.map((index) => {
+      toEnqueue.map(({ index, job }) => {
         const entry = entries[index]!;
-        const job = entry.job!;
         return { memberId: entry.memberId, name: job.name, payload: job.payload, key: job.key ?? entry.dedupeKey, ...(job.runAtMs !== undefined ? { runAtMs: job.runAtMs } : {}) };
       }),
     );
-    // no job_id column: the job is found by (member_id, idempotency_key = dedupe_key)
-    withJobs.forEach((index, n) => (outcomes[index] = jobs[n]!.created ? { status: 'queued', jobId: jobs[n]!.id } : { status: 'duplicate' }));
+    // no job_id column: a job is found by (member_id, name, idempotency_key = dedupe_key)
+    const created = new Map<number, number[]>();
+    toEnqueue.forEach(({ index }, n) => {
+      const ids = created.get(index) ?? [];
+      if (enqueued[n]!.created) ids.push(enqueued[n]!.id);
+      created.set(index, ids);
+    });
+    for (const [index, ids] of created) {
+      const several = jobsOf(entries[index]!).length > 1;
+      // queued when any job is new (a purged row whose jobs outlived it enqueues only what is missing)
+      outcomes[index] = ids.length > 0 ? { status: 'queued', jobId: ids[0]!, ...(several ? { jobIds: ids } : {}) } : { status: 'duplicate' };
+    }
   }
   return outcomes as InboxOutcome[];
 }
@@ -117,7 +142,7 @@ function compare(a: string, b: string): number {
 /**
  * Group commit: deliveries that arrive while a transaction is running — or in the same turn of the
  * event loop as the first one — are recorded together in the next one, each still atomic (its
- * inbox row and its job commit together) and each answered only after that commit. A lone
+ * inbox row and its jobs commit together) and each answered only after that commit. A lone
  * delivery gets a transaction of its own; under load the batches grow and the per-commit cost
  * (round trips, the WAL write, PostgreSQL's fsync) is shared: a batch is one multi-row INSERT for
  * the inbox, one for the jobs and one wake-up, whatever its size.

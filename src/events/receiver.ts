@@ -6,7 +6,7 @@
  * `auth[application_token]` present (401 B24_ERR_FORBIDDEN) → the portal exists AND the token
  * matches its stored one, in one query + one decrypt + one constant-time compare either way (403
  * B24_ERR_FORBIDDEN, one answer for both: no portal-existence oracle) → the portal is not
- * uninstalled (410) → dedupe key → inbox row + job in ONE transaction.
+ * uninstalled (410) → dedupe key → inbox row + its jobs (one per owner's handler) in ONE transaction.
  * Every refusal happens before anything is written. An event without a job (the app declares no
  * handler for it) is answered `ignored` and stores nothing: the portal chooses the names it sends,
  * so neither the inbox nor the metric labels may grow with them (labels: declared names or `other`).
@@ -47,13 +47,13 @@ export interface EventReceiverOptions {
   /** Remembers recent successful authentications (auth-cache.ts). @defaultValue none */
   authCache?: AuthCache;
   /**
-   * The job name for an event, or undefined when the app has no handler for it. An event without a
-   * job is answered `ignored`, stored nowhere, and counted under the label `other` (unless it is
-   * one of FRAMEWORK_EVENTS).
+   * The job names of an event: one per handler (the app's and each plugin's: fan-out), none when
+   * nobody handles it. An event without a job is answered `ignored`, stored nowhere, and counted
+   * under the label `other` (unless it is one of FRAMEWORK_EVENTS).
    */
-  jobNameFor: (event: string) => string | undefined;
+  jobNamesFor: (event: string) => readonly string[];
   /**
-   * A job of its own for a delivery, consulted before `jobNameFor`: e.g. the ONOFFLINEEVENT ping,
+   * A job of its own for a delivery, consulted before `jobNamesFor`: e.g. the ONOFFLINEEVENT ping,
    * which enqueues the portal's offline-events drain instead of a handler. @defaultValue none
    */
   jobFor?: (delivery: EventDelivery) => InboxJob | undefined;
@@ -85,15 +85,15 @@ export class EventReceiver {
         userId: delivery.auth.userId,
         eventId: delivery.eventId,
       });
-      const jobName = this.#options.jobNameFor(delivery.event);
-      const job = this.#options.jobFor?.(delivery) ?? (jobName ? { name: jobName, payload: delivery as unknown as Json } : undefined);
-      const label = job || FRAMEWORK_EVENTS.has(delivery.event) ? delivery.event : OTHER_LABEL;
-      if (!job) {
+      const own = this.#options.jobFor?.(delivery);
+      const jobs: InboxJob[] = own ? [own] : this.#options.jobNamesFor(delivery.event).map((name) => ({ name, payload: delivery as unknown as Json }));
+      const label = jobs.length > 0 || FRAMEWORK_EVENTS.has(delivery.event) ? delivery.event : OTHER_LABEL;
+      if (jobs.length === 0) {
         // a row per made-up name would let one token grow the inbox without bound: count it only
         this.#options.observer?.accepted?.(label, 'ignored');
         return { status: 'ignored', event: delivery.event, dedupeKey };
       }
-      const outcome = await this.#options.writer.record({ memberId: identity.memberId, dedupeKey, event: delivery.event, job });
+      const outcome = await this.#options.writer.record({ memberId: identity.memberId, dedupeKey, event: delivery.event, jobs });
       this.#options.observer?.accepted?.(label, outcome.status);
       return { ...outcome, event: delivery.event, dedupeKey };
     } catch (error) {

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { definePlugin } from '../../src/app/plugin.js';
 import { fireAndFlush, startTestApp, waitFor, type TestApp } from '../app/helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers read field by field in the asserts
@@ -42,6 +43,8 @@ describe('admin JSON API', () => {
     t = await startTestApp(
       (app) => {
         app.on('ONCRMDEALADD', async () => {});
+        // the same event handled by a plugin too: a job of its own, shown under its owner
+        app.register(definePlugin({ name: 'mirror', setup: (kit) => void kit.on('ONCRMDEALADD', async () => {}) }));
         app.job('boom', async () => {
           throw new Error('boom <script>alert(1)</script>');
         }, { maxAttempts: 1 });
@@ -116,6 +119,14 @@ describe('admin JSON API', () => {
     assert.equal(boom.lastError.jobState, 'dead');
     assert.match(boom.lastError.message, /boom/);
     assert.equal(plugins.body.runs.find((run: { jobName: string }) => run.jobName === 'event:ONCRMDEALADD').lastRun.ok, true);
+    // fan-out: each owner's handler of ONCRMDEALADD is a declaration and a run of its own
+    const eventDeclarations = plugins.body.declarations.filter((d: { kind: string; name: string }) => d.kind === 'event' && d.name === 'ONCRMDEALADD');
+    assert.deepEqual(eventDeclarations.map((d: { owner: string }) => d.owner).sort(), ['app', 'mirror']);
+    const mirrored = await waitFor(async () => {
+      const run = (await api('/plugins')).body.runs.find((entry: { jobName: string }) => entry.jobName === 'event:ONCRMDEALADD@mirror');
+      return run?.lastRun ? run : undefined;
+    }, 10_000, 'the plugin handler\'s run');
+    assert.deepEqual([mirrored.owner, mirrored.kind, mirrored.declared, mirrored.lastRun.ok], ['mirror', 'event', 'ONCRMDEALADD', true]);
     assert.ok(!plugins.body.runs.some((run: { kind: string }) => run.kind === 'route'));
     assert.equal(plugins.body.recentJobs, 20);
   });

@@ -82,6 +82,9 @@ describe('demo mode: the contacts sync', () => {
     assert.equal(contact.EMAIL?.[0]?.VALUE, member.email_address);
     assert.deepEqual([member.merge_fields.FNAME, member.merge_fields.LNAME, member.status], [contact.NAME, contact.LAST_NAME, 'subscribed']);
     assert.ok(entries.some((entry) => entry.msg?.startsWith('demo event handled: ONCRMCONTACTADD') && entry.contactId === String(contactId)), 'the sample app welcomed the contact too');
+    // each in a job of its own (fan-out): the sync handles ONCRMCONTACTADD itself, beside the sample app
+    const addJobs = await store.all<{ name: string }>("SELECT DISTINCT name FROM b24kit_jobs WHERE name LIKE 'event:ONCRMCONTACTADD%' ORDER BY name");
+    assert.deepEqual(addJobs.map((job) => job.name), ['event:ONCRMCONTACTADD@contacts', 'event:ONCRMCONTACTADD@demo']);
 
     // Mailchimp → CRM: the demo's first Mailchimp-side change, a signup, is a new CRM contact
     const signup = await waitFor(async () => (await members()).find((m) => m.email_address.startsWith('reader1.')), 45_000, 'the demo’s Mailchimp signup');

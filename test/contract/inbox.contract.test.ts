@@ -93,6 +93,33 @@ describe('event inbox contract', () => {
     assert.deepEqual([await count('b24kit_jobs')], [2]);
   });
 
+  it('fan-out: a delivery with a job per owner → one row, every job, in one batch; a copy enqueues none; a failing job fails the whole delivery', async () => {
+    const writer = new InboxWriter({ store, queue, nowMs: () => 1 });
+    const fanned = (key: string, payload: unknown = { key }) => ({
+      memberId: 'm1',
+      dedupeKey: key,
+      event: 'ONCRMDEALADD',
+      jobs: [
+        { name: 'event:ONCRMDEALADD', payload: { key } },
+        { name: 'event:ONCRMDEALADD@shop', payload: payload as never },
+      ],
+    });
+    const settled = await Promise.allSettled([writer.record(fanned('o1')), writer.record(fanned('o2')), writer.record(fanned('o1')), writer.record(fanned('bad', { n: 1n }))]);
+    assert.deepEqual(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.status : 'rejected')),
+      ['queued', 'queued', 'duplicate', 'rejected'],
+    );
+    const first = (settled[0] as PromiseFulfilledResult<{ jobId?: number; jobIds?: number[] }>).value;
+    assert.equal(first.jobIds?.length, 2);
+    assert.equal(first.jobId, first.jobIds?.[0]);
+    const jobs = await Promise.all(first.jobIds!.map((id) => queue.get(id)));
+    assert.deepEqual(jobs.map((job) => [job?.name, job?.key]), [['event:ONCRMDEALADD', 'o1'], ['event:ONCRMDEALADD@shop', 'o1']]);
+    // the bad delivery's first job was fine, its second not: neither it nor its row is stored
+    const keys = (await store.all<{ dedupe_key: string }>(`SELECT dedupe_key FROM ${INBOX_TABLE} ORDER BY dedupe_key`)).map((r) => r.dedupe_key);
+    assert.deepEqual(keys, ['o1', 'o2']);
+    assert.deepEqual([await count('b24kit_jobs')], [4]);
+  });
+
   it('a transaction that fails after recording leaves neither the row nor the job', async () => {
     await assert.rejects(
       store.transaction(async (tx) => {

@@ -4,8 +4,9 @@
  * webhook, as a user would) reach the member, the sync's own CRM writes are not queued for it at
  * all (the portal skips an app's own writes for its offline queue, docs/protocol.md §3.6), and an
  * edit made during the ping throttle arrives when the throttle ends — no cron runs here. And the
- * plugin beside an app that handles ONCRMCONTACTADD itself (crmEvents, the contacts.crm-change job),
- * whose changes queued together share one CRM read.
+ * plugin beside an app that handles ONCRMCONTACTADD too (fan-out: each runs a job of its own), the
+ * changes queued together for contacts.crm-change sharing one CRM read, and the plugin gathering
+ * its events into such batches itself (gatherMs).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,17 +57,14 @@ describe('contacts sync over offline events', () => {
   });
 });
 
-describe('contacts sync beside an app that handles ONCRMCONTACTADD itself', () => {
+describe('contacts sync beside an app that handles ONCRMCONTACTADD too', () => {
   let h: ContactsHarness;
   const welcomed: number[] = [];
   before(async () => {
     h = await startContactsHarness({
-      plugin: { crmEvents: ['ONCRMCONTACTUPDATE', 'ONCRMCONTACTDELETE'] },
       define: (app) =>
-        void app.on('ONCRMCONTACTADD', async (ctx) => {
-          const contactId = Number(ctx.event.data.FIELDS.ID);
-          welcomed.push(contactId);
-          await app.enqueue(ctx.portal.memberId, 'contacts.crm-change', { contactId });
+        void app.on('ONCRMCONTACTADD', (ctx) => {
+          welcomed.push(Number(ctx.event.data.FIELDS.ID));
         }),
     });
   });
@@ -74,11 +72,16 @@ describe('contacts sync beside an app that handles ONCRMCONTACTADD itself', () =
     await h?.close();
   });
 
-  it('the app\'s own handler runs and hands the contact to the sync through contacts.crm-change', async () => {
+  it('both handlers run, each in a job of its own: the app\'s welcome and the sync\'s member', async () => {
     const id = Number((await h.t.app.client(h.memberId).call<number>('crm.contact.add', { fields: { NAME: 'Pia', EMAIL: [{ VALUE: 'pia@example.test' }] } })).result);
     await h.settle();
     assert.deepEqual(welcomed, [id]);
     assert.equal((await h.members()).get('pia@example.test')?.firstName, 'Pia');
+    const jobs = await h.store.all<{ name: string; state: string }>("SELECT name, state FROM b24kit_jobs WHERE name LIKE 'event:ONCRMCONTACTADD%' ORDER BY name");
+    assert.deepEqual(jobs, [
+      { name: 'event:ONCRMCONTACTADD', state: 'succeeded' },
+      { name: 'event:ONCRMCONTACTADD@contacts', state: 'succeeded' },
+    ]);
   });
 
   it('changes queued together share one CRM read: 4 contacts.crm-change jobs due at once → one crm.contact.list', async () => {
@@ -93,5 +96,30 @@ describe('contacts sync beside an app that handles ONCRMCONTACTADD itself', () =
     assert.equal(((await h.b24Stats()).byMethod['crm.contact.list'] ?? 0) - listsBefore, 1, 'one read for the four changes');
     const members = await h.members();
     for (const id of ids) assert.equal(members.get(`batch${id}@example.test`)?.firstName, 'Batch');
+  });
+});
+
+describe('contacts sync gathering its events into batches (gatherMs)', () => {
+  const GATHER_MS = 1000;
+  let h: ContactsHarness;
+  before(async () => {
+    h = await startContactsHarness({ plugin: { gatherMs: GATHER_MS } });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('3 contacts added within one window → 3 contacts.crm-change jobs due at its end → one crm.contact.list', async () => {
+    const listsBefore = (await h.b24Stats()).byMethod['crm.contact.list'] ?? 0;
+    // start early in a window, so the three events land in one
+    while (Date.now() % GATHER_MS > 100) await new Promise((resolve) => setTimeout(resolve, 5));
+    const client = h.t.app.client(h.memberId);
+    for (const name of ['Gia', 'Gus', 'Gil']) await client.call('crm.contact.add', { fields: { NAME: name, EMAIL: [{ VALUE: `${name.toLowerCase()}@example.test` }] } });
+    await waitFor(async () => [...(await h.members()).keys()].filter((email) => /^g(ia|us|il)@/.test(email)).length === 3, 15_000, 'the three members');
+    await h.settle();
+    assert.equal(((await h.b24Stats()).byMethod['crm.contact.list'] ?? 0) - listsBefore, 1, 'one read for the three contacts');
+    const gathered = await h.store.all<{ name: string; state: string; run_at_ms: number | string }>("SELECT name, state, run_at_ms FROM b24kit_jobs WHERE name = 'job:contacts.crm-change'");
+    assert.equal(gathered.length, 3);
+    assert.ok(gathered.every((job) => job.state === 'succeeded' && Number(job.run_at_ms) % GATHER_MS === 0), JSON.stringify(gathered));
   });
 });

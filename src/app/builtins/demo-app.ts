@@ -3,9 +3,8 @@
  * handler per feature, each on the public API only, each logging what it did.
  *
  * - event: ONCRMCONTACTADD → reads the contact and creates a welcome deal (ctx.once: a retry never
- *   creates a second deal), then enqueues a follow-up job keyed by the event's job; with the contacts
- *   sync beside it, also the sync's `contacts.crm-change` (an app has one handler per event, so
- *   the sync leaves ONCRMCONTACTADD to it: docs/integrations/contacts.md, `crmEvents`);
+ *   creates a second deal), then enqueues a follow-up job keyed by the event's job. The contacts
+ *   sync handles the same event in a job of its own (fan-out: docs/app.md, "Several handlers of one event");
  * - job `demo.follow-up`: writes a comment on that deal, once;
  * - schedule `demo.report`: every minute, per portal, counts the deals;
  * - robot `demo_score`: scores a deal; its answer goes back with bizproc.event.send.
@@ -19,43 +18,36 @@ import { definePlugin } from '../plugin.js';
 
 type SampleJobs = {
   'demo.follow-up': { dealId: number; contact: string };
-  /** The contacts sync's job (contactsSyncPlugin), when the app registered it. */
-  'contacts.crm-change': { contactId: number };
 };
 
 /**
- * The sample app's contacts are handed to the sync with a due time rounded up to the next
- * CONTACTS_GATHER_MS: a steady trickle of them (one every 3 s in the demo) is then due together,
- * and the sync's batch job reads them in one request instead of one each (the demo portal's budget
- * is 2 requests/s: docs/integrations/contacts.md, "Demo").
+ * The contacts sync gathers the contact events into batches of this window (its `gatherMs`): a
+ * steady trickle of contacts (one every 3 s in the demo) is then due together, and the sync's
+ * batch job reads them in one request instead of one each (the demo portal's budget is 2
+ * requests/s: docs/integrations/contacts.md, "Demo").
  */
 export const CONTACTS_GATHER_MS = 12_000;
-
-export interface SampleAppOptions {
-  /** Hand each new contact to the contacts sync (`contacts.crm-change`). @defaultValue false */
-  syncContacts?: boolean;
-}
 
 /**
  * The demo's app: the sample app, and the built-in integrations (b24kit/integrations), which the
  * demo configures and drives for the demo portal (demo-integrations.ts).
  */
 export function registerDemoApp(app: B24App): void {
-  app.register(sampleAppPlugin, { syncContacts: true });
+  app.register(sampleAppPlugin);
   app.register(ordersPlugin, {});
   app.register(scheduledRulesPlugin, {});
-  // the sample app handles ONCRMCONTACTADD itself and hands the contact to the sync
-  app.register(contactsSyncPlugin, { crmEvents: ['ONCRMCONTACTUPDATE', 'ONCRMCONTACTDELETE'] });
+  // handles ONCRMCONTACTADD beside the sample app: each runs its own job per new contact
+  app.register(contactsSyncPlugin, { gatherMs: CONTACTS_GATHER_MS });
 }
 
 export const sampleAppPlugin = definePlugin({
   name: 'demo',
-  setup(app: AppKit<Record<string, unknown>, SampleJobs>, options: SampleAppOptions = {}) {
-    registerSampleApp(app, options);
+  setup(app: AppKit<Record<string, unknown>, SampleJobs>) {
+    registerSampleApp(app);
   },
 });
 
-function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>, options: SampleAppOptions): void {
+function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>): void {
   app.on('ONCRMCONTACTADD', async (ctx) => {
     const id = String((ctx.event.data as { FIELDS?: { ID?: string } } | null)?.FIELDS?.ID ?? '');
     const { result: contact } = await ctx.b24.call<{ NAME?: string; LAST_NAME?: string }>('crm.contact.get', { id });
@@ -67,11 +59,6 @@ function registerSampleApp(app: AppKit<Record<string, unknown>, SampleJobs>, opt
     // keyed by this event's job, not the contact ID: the demo's emulator numbers contacts from 1
     // again at each start while the database stays, and a repeated key would skip the follow-up
     await app.enqueue(ctx.portal.memberId, 'demo.follow-up', { dealId, contact: name }, { key: `event-${ctx.job.id}` });
-    if (options.syncContacts) {
-      const runAtMs = Math.ceil(Date.now() / CONTACTS_GATHER_MS) * CONTACTS_GATHER_MS;
-      // keyed by this event's job too: its retry enqueues nothing more
-      await app.enqueue(ctx.portal.memberId, 'contacts.crm-change', { contactId: Number(id) }, { key: `event-${ctx.job.id}`, runAtMs });
-    }
     ctx.log.info({ contactId: id, dealId }, `demo event handled: ONCRMCONTACTADD → created deal ${dealId} for ${name}`);
   });
 

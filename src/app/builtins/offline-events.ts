@@ -18,10 +18,11 @@
  *
  * The drain (`drainOfflineEvents`) hands each record to `kit.deliverEvent`: one transaction records
  * the inbox row, keyed `offlineEventDedupeKey` (member, record ID, TIMESTAMP_X), and enqueues the
- * ordinary `event:NAME` job; only after that commit is the record cleared on the portal. So the
- * handler runs as for an online event, once per record, and a record is never cleared before it is
- * durable here. A failing handler is the `event:NAME` job's business (retries, then a dead letter),
- * as online; the portal's record is already cleared then. Written on the public seam only.
+ * ordinary event jobs, one per owner's handler (`event:NAME`, `event:NAME@plugin`); only after that
+ * commit is the record cleared on the portal. So each handler runs as for an online event, once per
+ * record, and a record is never cleared before it is durable here. A failing handler is its own
+ * job's business (retries, then a dead letter), as online; the portal's record is already cleared
+ * then. Written on the public seam only.
  */
 import type { EventDelivery } from '../../events/event-payload.js';
 import { OFFLINE_NOTIFY_EVENT } from '../../events/bindings.js';
@@ -126,10 +127,10 @@ export async function runOfflineDrain(ctx: HandlerContext, kit: Pick<AppKit, 'de
     // drain recovers the reservation (drainOfflineEvents' recoverReservations)
     isFatal: () => true,
     processEvent: async (record) => {
-      // the receiver's own path: inbox row + `event:NAME` job in one transaction; a record the app
+      // the receiver's own path: inbox row + a job per handler in one transaction; a record the app
       // no longer handles (a binding not reconciled yet) is recorded as ignored and cleared
       const outcome = await kit.deliverEvent(memberId, offlineDelivery(record, ctx.portal), { dedupeKey: offlineEventDedupeKey(memberId, record) });
-      ctx.log.debug({ event: record.event, recordId: record.id, status: outcome.status, jobId: outcome.jobId }, 'offline event recorded');
+      ctx.log.debug({ event: record.event, recordId: record.id, status: outcome.status, jobId: outcome.jobId, ...(outcome.jobIds ? { jobIds: outcome.jobIds } : {}) }, 'offline event recorded');
     },
   });
   ctx.log.info({ ...report }, 'offline events drained');

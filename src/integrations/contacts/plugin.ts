@@ -54,12 +54,18 @@ export interface ContactsSyncOptions {
   /** Bind the CRM contact events offline (the portal queues them; docs/app.md). @defaultValue false */
   offline?: boolean;
   /**
-   * The CRM contact events the plugin handles. An app has one handler per event: an app (or another
-   * plugin) that handles one of them itself leaves it out here and, in its own handler, enqueues the
-   * plugin's job: `app.enqueue(memberId, 'contacts.crm-change', { contactId })` (`deleted: true`
-   * for a delete). @defaultValue all three
+   * The CRM contact events the plugin binds and handles, e.g. without ONCRMCONTACTDELETE to keep a
+   * deleted contact's member. The app and other plugins may handle the same events: each handler
+   * runs in a job of its own (docs/app.md, "Several handlers of one event"). @defaultValue all three
    */
   crmEvents?: ReadonlyArray<'ONCRMCONTACTADD' | 'ONCRMCONTACTUPDATE' | 'ONCRMCONTACTDELETE'>;
+  /**
+   * Gather the contact events into batches: each event hands its change to the batch job
+   * `contacts.crm-change` due at the next multiple of this many ms, so a steady trickle of
+   * contacts is read with one `crm.contact.list` per batch instead of one each (the demo: 12 s).
+   * Costs up to this much delay. @defaultValue 0: each event is synced at once, in its own job
+   */
+  gatherMs?: number;
   /** Attempts of a change's job on temporary failures. @defaultValue the app's */
   maxAttempts?: number;
 }
@@ -115,12 +121,22 @@ export const contactsSyncPlugin = definePlugin({
       if (result.outcome !== 'echo') ctx.log.info(loggable(result), 'contacts: CRM change');
       return loggable(result);
     };
+    const gatherMs = Math.max(0, Math.floor(options.gatherMs ?? 0));
+    // to the batch job, due with the others of its window; keyed by the event's job, so a retry of
+    // the event's job enqueues nothing more
+    const gatherChange = async (ctx: HandlerContext<ContactsSettings>, contactId: number, deleted: boolean) => {
+      const runAtMs = Math.ceil(Date.now() / gatherMs) * gatherMs;
+      const job = await kit.enqueue(ctx.portal.memberId, CRM_CHANGE_JOB, { contactId, ...(deleted ? { deleted: true } : {}) }, { key: `event-${ctx.job.id}`, runAtMs });
+      return { gathered: job.id, runAtMs };
+    };
     const events = new Set(options.crmEvents ?? [...CRM_EVENTS, 'ONCRMCONTACTDELETE']);
     for (const event of [...CRM_EVENTS, 'ONCRMCONTACTDELETE'] as const) {
-      if (events.has(event)) kit.on(event, (ctx) => crmChange(ctx, Number(ctx.event.data.FIELDS.ID), event === 'ONCRMCONTACTDELETE'), eventOptions);
+      if (!events.has(event)) continue;
+      const deleted = event === 'ONCRMCONTACTDELETE';
+      kit.on(event, (ctx) => (gatherMs > 0 ? gatherChange : crmChange)(ctx, Number(ctx.event.data.FIELDS.ID), deleted), eventOptions);
     }
     // a batch job: the changes queued for a portal share one CRM read (crmChangedMany), so a burst
-    // of contact events, or an app's own handler enqueueing them, costs a request per batch
+    // of contact events gathered here (gatherMs), or enqueued by an app, costs a request per batch
     kit.job(
       CRM_CHANGE_JOB,
       async (ctx) => {

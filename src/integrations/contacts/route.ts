@@ -20,7 +20,7 @@ import { toSecondMs } from './fields.js';
 export const WEBHOOK_PATH = '/api/v1/:memberId/contacts/mailchimp';
 export const SERVICE_CHANGE_JOB = 'contacts.service-change';
 export const RECONCILE_JOB = 'contacts.reconcile';
-/** A CRM contact changed, for apps that handle the contact events themselves (ContactsSyncOptions.crmEvents). */
+/** A CRM contact changed: a batch job (ContactsSyncOptions.gatherMs, or an app that hands changes to the sync itself). */
 export const CRM_CHANGE_JOB = 'contacts.crm-change';
 export const WEBHOOK_SECRET_KEY = 'webhookSecret';
 

@@ -16,7 +16,7 @@ export interface RunSummary {
   kind: Declaration['kind'];
   /** The name as declared (`sync`, `ONCRMDEALADD`). */
   declared: string;
-  /** The jobs' name in the queue (`job:sync`, `event:ONCRMDEALADD`). */
+  /** The jobs' name in the queue (`job:sync`, `event:ONCRMDEALADD`, a plugin's `event:ONCRMDEALADD@shop`). */
   jobName: string;
   /** The newest attempt's end among the newest jobs, and whether it succeeded. */
   lastRun?: { atMs: number; ok: boolean; jobId: number };
@@ -30,7 +30,7 @@ export interface RunSummary {
 function queuedName(entry: Declaration): string | undefined {
   switch (entry.kind) {
     case 'event':
-      return jobNames.event(entry.name);
+      return jobNames.event(entry.name, entry.owner); // one job per owner's handler (fan-out)
     case 'job':
       return jobNames.job(entry.name);
     case 'schedule':
