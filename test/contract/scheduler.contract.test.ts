@@ -126,7 +126,10 @@ describe('scheduler contract', () => {
         }
       }
       assert.equal(fired, 5 * 20, 'one firing per slot per portal');
-      assert.equal(lost, 2 * 5 * 20, 'the other two schedulers lost every race');
+      // a scheduler that reads the last fired slots before another's commit races for the slot and
+      // loses; one that reads after it sees the slot fired and does not try: which one depends on
+      // timing (a run here had one scheduler start a tick late: 180), so only the bound is fixed
+      assert.ok(lost <= 2 * 5 * 20, `the other two schedulers lost the races they ran (${lost})`);
       const perSlot = await store.all<{ n: number }>('SELECT COUNT(*) AS n FROM b24kit_jobs GROUP BY member_id, idempotency_key');
       assert.equal(perSlot.length, 100);
       assert.ok(perSlot.every((r) => Number(r.n) === 1));
