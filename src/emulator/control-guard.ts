@@ -24,6 +24,22 @@ export interface ControlRequest {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/**
+ * Whether a request goes to the control API: decided by the route the router matched (it decodes
+ * the path, so `/%5Femulator/…` reaches a control route), and by the decoded path for the routes
+ * that serve everything else.
+ */
+export function isControlRequest(request: { url: string; routeOptions?: { url?: string | undefined } }): boolean {
+  if (request.routeOptions?.url?.startsWith('/_emulator')) return true;
+  let path = request.url.split('?')[0] ?? '';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // a malformed escape: judged as written
+  }
+  return /^\/+_emulator(\/|$)/.test(path);
+}
+
 /** Why `request` may not use the control API, or undefined when it may. `ownUrl`: the emulator's base URL. */
 export function controlRefusal(request: ControlRequest, ownUrl: string, controlHosts: readonly string[] = []): ControlRefusal | undefined {
   const host = headerValue(request.headers.host) ?? '';
@@ -47,7 +63,7 @@ function isAllowedHost(hostname: string, ownUrl: string, controlHosts: readonly 
   if (isIP(bare) !== 0) return true;
   if (!hostname.includes('.') || hostname.endsWith('.localhost')) return true;
   if (hostname === hostnameOf(hostOf(ownUrl))) return true;
-  return controlHosts.some((allowed) => allowed.toLowerCase() === hostname);
+  return controlHosts.some((allowed) => hostnameOf(allowed).replace(/\.$/, '') === hostname);
 }
 
 /** `Host` without its port, lower-case (`[::1]` stays bracketed). */

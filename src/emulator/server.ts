@@ -9,7 +9,7 @@ import { RestError, restErrors } from './rest-error.js';
 import { authorizeEndpoint, oauthServerRest, tokenEndpoint, type OAuthReply } from './oauth/routes.js';
 import { registerControlRoutes } from './control/index.js';
 import { controlError } from './control/validation.js';
-import { controlRefusal } from './control-guard.js';
+import { controlRefusal, isControlRequest } from './control-guard.js';
 
 
 interface ParsedBody {
@@ -74,7 +74,7 @@ export function buildEmulatorServer(emulator: Emulator): FastifyInstance {
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!/^\/+_emulator(\/|$|\?)/.test(request.url)) return;
+    if (!isControlRequest(request)) return;
     const refusal = controlRefusal(request, emulator.baseUrl, emulator.options.controlHosts);
     if (refusal) return controlError(reply, refusal.status, refusal.error, refusal.message);
   });

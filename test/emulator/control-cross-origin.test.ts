@@ -92,12 +92,25 @@ describe('control API and web pages', () => {
     assert.equal((await control<Row[]>(emu, '/portals', undefined, 'GET')).length, before);
   });
 
+  it('judges the path as the router decodes it: a percent-encoded /_emulator is the control API too', async () => {
+    const port = new URL(emu.url).port;
+    const before = (await control<Row[]>(emu, '/portals', undefined, 'GET')).length;
+    const own = `127.0.0.1:${port}`;
+    for (const path of ['/%5Femulator/portals', '/_%65mulator/portals', '/%5f%65mulator/portals']) {
+      const page = await sendAs(emu.url, 'POST', path, own, { ...FORM, origin: 'http://evil.example' }, 'domain=encoded.bitrix24.com');
+      assert.deepEqual([page.status, page.body.error], [403, 'CONTROL_CROSS_ORIGIN'], path);
+      const rebound = await sendAs(emu.url, 'GET', path, `attacker.example:${port}`);
+      assert.deepEqual([rebound.status, rebound.body.error], [403, 'CONTROL_HOST'], path);
+    }
+    assert.equal((await control<Row[]>(emu, '/portals', undefined, 'GET')).length, before, 'no portal created');
+  });
+
   it('answers at an IP address, localhost, a name without a dot, and listed names', async () => {
     const port = new URL(emu.url).port;
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `emulator:${port}`, `dev.localhost:${port}`]) {
       assert.equal((await sendAs(emu.url, 'GET', '/_emulator/portals', host)).status, 200, host);
     }
-    const listed = await startTestEmulator({ controlHosts: ['emu.internal'] });
+    const listed = await startTestEmulator({ controlHosts: ['Emu.Internal.:4100'] }); // written with a port, a trailing dot, capitals
     try {
       const listedPort = new URL(listed.url).port;
       assert.equal((await sendAs(listed.url, 'GET', '/_emulator/portals', `emu.internal:${listedPort}`)).status, 200);
@@ -111,8 +124,10 @@ describe('control API and web pages', () => {
     const mc = await startMailchimpEmulator({ port: 0 });
     try {
       const port = new URL(mc.url).port;
-      const rebound = await sendAs(mc.url, 'GET', '/_emulator/mailchimp/stats', `attacker.example:${port}`);
-      assert.deepEqual([rebound.status, rebound.body.error], [403, 'CONTROL_HOST']);
+      for (const path of ['/_emulator/mailchimp/stats', '/%5Femulator/mailchimp/stats', '/_%65mulator/mailchimp/stats']) {
+        const rebound = await sendAs(mc.url, 'GET', path, `attacker.example:${port}`);
+        assert.deepEqual([rebound.status, rebound.body.error], [403, 'CONTROL_HOST'], path);
+      }
       const page = await sendAs(mc.url, 'GET', '/_emulator/mailchimp/stats', `127.0.0.1:${port}`, { 'sec-fetch-site': 'cross-site' });
       assert.deepEqual([page.status, page.body.error], [403, 'CONTROL_CROSS_ORIGIN']);
       assert.equal((await sendAs(mc.url, 'GET', '/_emulator/mailchimp/stats', `127.0.0.1:${port}`)).status, 200);

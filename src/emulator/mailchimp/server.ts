@@ -2,14 +2,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { registerMailchimpApiRoutes } from './api-routes.js';
 import { registerMailchimpControlRoutes } from './control-routes.js';
 import { MailchimpEmulator, type MailchimpEmulatorOptions } from './mailchimp-emulator.js';
-import { controlRefusal } from '../control-guard.js';
+import { controlRefusal, isControlRequest } from '../control-guard.js';
 
 /** The Mailchimp emulator's HTTP face (Marketing API under `/3.0`, control API under `/_emulator/mailchimp`), not listening. */
 export function buildMailchimpServer(mc: MailchimpEmulator): FastifyInstance {
   const app = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { ignoreTrailingSlash: true } });
   // the control API answers programs, not web pages (control-guard.ts)
   app.addHook('onRequest', async (request, reply) => {
-    if (!/^\/+_emulator(\/|$|\?)/.test(request.url)) return;
+    if (!isControlRequest(request)) return;
     const refusal = controlRefusal(request, mc.baseUrl, mc.controlHosts);
     if (refusal) return reply.status(refusal.status).send({ error: refusal.error, message: refusal.message });
   });
