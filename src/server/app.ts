@@ -9,6 +9,22 @@ import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerWebhookRoutes, type EventSink } from './routes/webhooks.js';
 
 /** What the install, OAuth and lifecycle routes need. Without it only /health and /ready exist. */
+
+/** Which proxies in front are trusted (see ServerOptions.trustProxy): none, all, how many, or which addresses. */
+export type TrustProxy = boolean | number | string | string[];
+
+/** Fastify's form: a hop count becomes "trust the first n hops from here" (its types take no number). */
+function fastifyTrustProxy(trustProxy: TrustProxy | undefined): boolean | string | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy !== 'number') return trustProxy ?? false;
+  const hops = Math.max(0, Math.floor(trustProxy));
+  return (_address, hop) => hop < hops;
+}
+
+/** Whether any proxy is trusted, i.e. X-Forwarded-Proto/Host may be believed. */
+export function trustsAProxy(trustProxy: TrustProxy | undefined): boolean {
+  if (Array.isArray(trustProxy)) return trustProxy.length > 0;
+  return trustProxy !== undefined && trustProxy !== false && trustProxy !== 0 && trustProxy !== '';
+}
 export interface PortalRoutesOptions {
   installer: PortalInstaller;
   states: OAuthStateStore;
@@ -35,8 +51,13 @@ export interface WebServerOptions {
   bodyLimitBytes?: number;
   /** Limits of form bodies (PHP bracket syntax). */
   form?: FormLimits;
-  /** Trust X-Forwarded-* from a proxy in front. @defaultValue false */
-  trustProxy?: boolean;
+  /**
+   * Trust X-Forwarded-* from the proxies in front (Fastify's `trustProxy`): their number (`1` for one
+   * load balancer) or their addresses/CIDRs, so `request.ip` is the address the first of them saw.
+   * `true` trusts every hop: the client's own X-Forwarded-For entry becomes its address, which it
+   * can then choose (per-address limits such as the admin login throttle can be evaded). @defaultValue false
+   */
+  trustProxy?: TrustProxy;
   /** More routes (the app's robots and /metrics), registered after the built-in ones. */
   routes?: (app: FastifyInstance) => void;
   /**
@@ -70,7 +91,7 @@ export function buildWebServer(options: WebServerOptions = {}): FastifyInstance 
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(options.trustProxy),
     forceCloseConnections: true,
     return503OnClosing: true,
     ...serverTimeouts(options),

@@ -7,6 +7,7 @@
 import type { RunningEmulator } from '../../emulator/server.js';
 import type { B24App } from '../create-app.js';
 import type { ResolvedSettings } from '../settings.js';
+import { trustsAProxy } from '../../server/app.js';
 import { adminPlugin } from './admin/index.js';
 import { demoPlugin } from './demo.js';
 import { keepAlivePlugin } from './keep-alive.js';
@@ -30,7 +31,7 @@ export function registerBuiltins(app: B24App, settings: ResolvedSettings, source
   app.register(retentionPlugin, { config: config.retention, intervalMs: config.scheduler?.intervalMs ?? 10_000 });
   app.register(keepAlivePlugin, { pattern: sources.keepAlivePattern });
   // no token, no dashboard: /admin and /admin/api do not exist (404 like any unknown path)
-  if (settings.adminToken) app.register(adminPlugin, { token: settings.adminToken, trustProxy: config.server?.trustProxy ?? false });
+  if (settings.adminToken) app.register(adminPlugin, { token: settings.adminToken, trustProxy: trustsAProxy(config.server?.trustProxy) });
   if (settings.demo) {
     app.register(demoPlugin, {
       emulator: sources.demoEmulator,

@@ -21,7 +21,7 @@ import { ADMIN_CSS, LOGIN_JS } from './static.js';
 export interface AdminOptions {
   /** The admin token (settings.adminToken). */
   token: string;
-  /** Behind a proxy: X-Forwarded-Proto/Host are believed (the server's `trustProxy`). @defaultValue false */
+  /** Behind a proxy: X-Forwarded-Proto/Host are believed (the server's `trustProxy` is set). @defaultValue false */
   trustProxy?: boolean;
   /** Failed logins and bearer tokens allowed per client address (login-throttle.ts). @defaultValue 10 per 15 minutes */
   loginThrottle?: LoginThrottleOptions;
@@ -85,12 +85,13 @@ export const adminPlugin = defineBuiltinPlugin({
     const throttle = new LoginThrottle(options.loginThrottle);
     /** Seconds this client must wait (the answer is 429 with Retry-After, logged); undefined when it may try. */
     const throttled = (ctx: RouteContext): number | undefined => {
-      const waitMs = throttle.waitMs(ctx.ip);
+      const { waitMs, firstRefusal } = throttle.check(ctx.ip);
       if (waitMs <= 0) return undefined;
       const waitS = Math.ceil(waitMs / 1000);
       ctx.status(429);
       ctx.header('retry-after', String(waitS));
-      ctx.log.warn({ err: new B24Error('B24_ERR_ADMIN_THROTTLED'), ip: ctx.ip, retryAfterS: waitS }, 'admin authentication refused: too many failures from this address');
+      // once per refusal period: an attacker hammering on does not fill the log
+      if (firstRefusal) ctx.log.warn({ err: new B24Error('B24_ERR_ADMIN_THROTTLED'), ip: ctx.ip, retryAfterS: waitS }, 'admin authentication refused: too many failures from this address');
       return waitS;
     };
     const refused = (ctx: RouteContext, message: string): void => {

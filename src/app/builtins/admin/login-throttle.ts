@@ -3,8 +3,9 @@
  * after `maxFailures` within `windowMs`, that address is refused, with the time until its oldest
  * failure leaves the window, whatever token it sends. The admin token has at least 16 characters,
  * which no one guesses online; this keeps a weak one from being guessed, and the log from filling
- * with attempts. Another address is not affected, so an attacker cannot lock the operator out from
- * elsewhere. Per process (each web process counts its own), in bounded memory: at most
+ * with attempts (a refused address is logged once per refusal period). The address is only as good
+ * as the server's `trustProxy` setting makes it (docs/operations.md): with the right one, another
+ * address is not affected. Per process (each web process counts its own), in bounded memory: at most
  * `maxAddresses` addresses are remembered, the least recently failed forgotten first.
  */
 export interface LoginThrottleOptions {
@@ -25,6 +26,8 @@ export class LoginThrottle {
   readonly #nowMs: () => number;
   /** Failure times per address, oldest first; the map in order of each address's last failure. */
   readonly #failures = new Map<string, number[]>();
+  /** Addresses whose current refusal was already reported (one log line per refusal period, not per try). */
+  readonly #reported = new Set<string>();
 
   constructor(options: LoginThrottleOptions = {}) {
     this.#maxFailures = Math.max(1, options.maxFailures ?? 10);
@@ -40,6 +43,20 @@ export class LoginThrottle {
     return recent[recent.length - this.#maxFailures]! + this.#windowMs - this.#nowMs();
   }
 
+  /** Like {@link waitMs}, and whether this is the first refusal of the period (the one worth a log line). */
+  check(address: string): { waitMs: number; firstRefusal: boolean } {
+    const waitMs = this.waitMs(address);
+    if (waitMs <= 0) {
+      this.#reported.delete(address);
+      return { waitMs: 0, firstRefusal: false };
+    }
+    const firstRefusal = !this.#reported.has(address);
+    if (firstRefusal) this.#reported.add(address);
+    // bounded like the failures: an address is reported only while its failures are remembered
+    if (this.#reported.size > this.#maxAddresses) for (const known of this.#reported) if (!this.#failures.has(known)) this.#reported.delete(known);
+    return { waitMs, firstRefusal };
+  }
+
   failed(address: string): void {
     const recent = this.#recent(address);
     recent.push(this.#nowMs());
@@ -50,6 +67,7 @@ export class LoginThrottle {
 
   succeeded(address: string): void {
     this.#failures.delete(address);
+    this.#reported.delete(address);
   }
 
   #recent(address: string): number[] {
