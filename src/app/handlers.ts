@@ -5,7 +5,7 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { EventDelivery } from '../events/event-payload.js';
-import type { BatchJobContext, BatchJobType, JobContext, JobHandler } from '../queue/index.js';
+import { NonRetryableError, type BatchJobContext, type BatchJobType, type JobContext, type JobHandler } from '../queue/index.js';
 import type { ScheduledJobPayload } from '../scheduler/fire.js';
 import type { PortalRegistry } from '../store/portals.js';
 import type { Store } from '../store/types.js';
@@ -41,9 +41,16 @@ export function buildWorkerHandlers(definitions: AppDefinitions, services: Handl
       handlers[jobName] = runner(services, 'event', owner, (job) => ({ event: job.payload as EventDelivery }), (ctx) => handler(ctx as never), { event, ...(owner !== APP_OWNER ? { plugin: owner } : {}) });
     }
     // before fan-out a plugin's event ran as `event:NAME`: a job of that name queued then (or
-    // retrying) still finds its handler, as long as the app has none of its own and one plugin does
+    // retrying) still finds its handler, as long as the app has none of its own and one plugin does.
+    // With several plugins it cannot say whose it was: it ends dead, visibly, instead of waiting forever.
     const legacy = jobNames.event(event);
     if (handlers[legacy] === undefined && entries.length === 1) handlers[legacy] = handlers[entries[0]!.jobName]!;
+    else if (handlers[legacy] === undefined) {
+      const owners = entries.map((entry) => entry.owner).join(', ');
+      handlers[legacy] = () => {
+        throw new NonRetryableError(`${legacy} was queued before each plugin's event had a job of its own, and ${owners} all handle ${event} now: whose it was cannot be told, so it ends here (its payload holds the delivery)`);
+      };
+    }
   }
   for (const [name, { handler, owner, options }] of definitions.jobs) {
     if (options.batch) continue; // buildBatchHandlers

@@ -4,7 +4,8 @@
  * `event:ONCRMDEALADD@shop`), committed together; each handler runs once, and a plugin handler that
  * fails is retried on its own, without running the app's again. A repeated delivery enqueues
  * nothing. The offline drain's path (`deliverEvent`) fans out the same way. A plugin's event job
- * queued under the old name (`event:NAME`, before fan-out) still finds its handler.
+ * queued under the old name (`event:NAME`, before fan-out) still finds its handler, and ends dead,
+ * saying why, when two plugins handle the event now.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +127,29 @@ describe('an event handled by the app and a plugin: one job per owner', () => {
     const { job } = await queue.enqueue(t.store, { memberId: portal.memberId, name: 'event:ONCRMLEADADD', payload: { event: 'ONCRMLEADADD', data: form.data, auth: { memberId: portal.memberId } } });
     await waitFor(async () => (await queue.get(job.id))?.state === 'succeeded', 10_000, 'the old-named job');
     assert.ok(leadRuns.includes('4'));
+  });
+});
+
+describe('an event job queued under the name before fan-out, when two plugins handle the event now', () => {
+  it('ends dead at once with a message saying why, instead of waiting forever for a handler', async () => {
+    const runs: string[] = [];
+    const plugin = (name: string) => definePlugin({ name, setup: (kit) => void kit.on('ONCRMLEADADD', () => void runs.push(name)) });
+    const t = await startTestApp((app) => {
+      app.register(plugin('crm-a'));
+      app.register(plugin('crm-b'));
+    });
+    try {
+      const portal = await t.install();
+      const { queue } = await appInternals(t.app).services();
+      const form = eventForm(portal, 'ONCRMLEADADD', { FIELDS: { ID: '5' } });
+      const { job } = await queue.enqueue(t.store, { memberId: portal.memberId, name: 'event:ONCRMLEADADD', payload: { event: 'ONCRMLEADADD', data: form.data, auth: { memberId: portal.memberId } } });
+      const dead = await waitFor(async () => ((await queue.get(job.id))?.state === 'dead' ? queue.get(job.id) : undefined), 10_000, 'the old-named job to end');
+      assert.equal(dead?.attempts, 1, 'not retried: no retry can tell whose it was');
+      assert.match(String(dead?.lastError), /crm-a, crm-b all handle ONCRMLEADADD now/);
+      assert.deepEqual(runs, [], 'neither plugin ran it');
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -109,7 +109,7 @@ describe('scheduler contract', () => {
     assert.equal((await s.tick(at('2026-01-16T09:00:10Z'))).fired.length, 1);
   });
 
-  it('3 schedulers on separate connections ticking the same slots enqueue exactly one job per slot', async () => {
+  it('3 schedulers on separate connections ticking the same slots enqueue exactly one job per slot', async (t) => {
     const portals = Array.from({ length: 20 }, (_, i) => ({ memberId: `p${i}`, timeZone: i % 2 ? 'Asia/Tokyo' : 'Europe/Berlin' }));
     const stores = await Promise.all([1, 2, 3].map(() => db.open()));
     try {
@@ -127,9 +127,9 @@ describe('scheduler contract', () => {
       }
       assert.equal(fired, 5 * 20, 'one firing per slot per portal');
       // a scheduler that reads the last fired slots before another's commit races for the slot and
-      // loses; one that reads after it sees the slot fired and does not try: which one depends on
-      // timing (a run here had one scheduler start a tick late: 180), so only the bound is fixed
-      assert.ok(lost <= 2 * 5 * 20, `the other two schedulers lost the races they ran (${lost})`);
+      // loses; one that reads after it sees the slot fired and does not try: how many races there
+      // were depends on timing (a loaded run had 180 of 200), so it is reported, not asserted
+      t.diagnostic(`races lost by the other two schedulers: ${lost} of at most ${2 * 5 * 20}`);
       const perSlot = await store.all<{ n: number }>('SELECT COUNT(*) AS n FROM b24kit_jobs GROUP BY member_id, idempotency_key');
       assert.equal(perSlot.length, 100);
       assert.ok(perSlot.every((r) => Number(r.n) === 1));
