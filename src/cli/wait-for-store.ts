@@ -12,7 +12,8 @@
  */
 import pg from 'pg';
 import type { Logger } from '../log/logger.js';
-import { isStoreUnavailable, storeError } from '../store/sql.js';
+import { retryWhileStoreUnavailable } from '../store/outage-retry.js';
+import { storeError } from '../store/sql.js';
 
 /** How long a starting process waits for an unreachable PostgreSQL before it gives up. */
 export const STORE_WAIT_MS = 60_000;
@@ -27,23 +28,15 @@ export interface WaitForStoreOptions {
 }
 
 /** Runs `attempt` until it succeeds, retrying while it fails on a store outage, up to the timeout. */
-export async function whileStoreUnavailable<T>(attempt: () => Promise<T>, options: WaitForStoreOptions): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? STORE_WAIT_MS;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const deadline = Date.now() + timeoutMs;
-  for (let count = 1; ; count++) {
-    try {
-      const result = await attempt();
-      if (count > 1) options.logger.info({ attempt: count }, 'the database is reachable; starting');
-      return result;
-    } catch (error) {
-      const leftMs = deadline - Date.now();
-      if (!isStoreUnavailable(error) || leftMs <= 0) throw error;
-      const delayMs = Math.min(5000, 250 * 2 ** (count - 1), leftMs);
-      options.logger.warn({ err: error, attempt: count, retryInMs: delayMs }, 'the database cannot be reached; waiting for it before starting');
-      await sleep(delayMs);
-    }
-  }
+export function whileStoreUnavailable<T>(attempt: () => Promise<T>, options: WaitForStoreOptions): Promise<T> {
+  return retryWhileStoreUnavailable(attempt, {
+    timeoutMs: options.timeoutMs ?? STORE_WAIT_MS,
+    firstPauseMs: 250,
+    maxPauseMs: 5000,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    onRetry: (error, count, retryInMs) => options.logger.warn({ err: error, attempt: count, retryInMs }, 'the database cannot be reached; waiting for it before starting'),
+    onRecovered: (count) => options.logger.info({ attempt: count }, 'the database is reachable; starting'),
+  });
 }
 
 /** Waits until a PostgreSQL URL accepts a connection and a query (nothing for SQLite). */

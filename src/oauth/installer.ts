@@ -26,7 +26,7 @@
 import { B24Error } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { PortalInfo, PortalRegistry } from '../store/portals.js';
-import { isStoreUnavailable } from '../store/sql.js';
+import { retryWhileStoreUnavailable } from '../store/outage-retry.js';
 import { requirePortalAdmin } from './admin-check.js';
 import { verifyWithAppInfo, type VerifiedInstall } from './app-info.js';
 import type { InstallClaim } from './install-payload.js';
@@ -364,7 +364,8 @@ export class PortalInstaller {
       throw new B24Error('B24_ERR_BAD_REQUEST', 'The portal address is unknown: no domain or client_endpoint', { memberId: claim.memberId });
     }
     const expiresAtMs = verified.expiresAtMs !== undefined ? Math.min(claim.expiresAtMs, verified.expiresAtMs) : claim.expiresAtMs;
-    const record = await this.#whileStoreUnavailable(claim.memberId, () => this.#portals.upsertInstall({
+    const memberId = claim.memberId;
+    const record = await retryWhileStoreUnavailable(() => this.#portals.upsertInstall({
       memberId: claim.memberId,
       domain,
       clientEndpoint: withSlash(clientEndpoint),
@@ -376,35 +377,21 @@ export class PortalInstaller {
       status: verified.status ?? claim.status,
       ...(claim.applicationToken !== undefined ? { applicationToken: claim.applicationToken } : {}),
       ...(claim.userId !== undefined ? { installedByUserId: claim.userId } : verified.userId !== undefined ? { installedByUserId: verified.userId } : {}),
-    }));
+    }), {
+      timeoutMs: this.#storeRetryMs,
+      firstPauseMs: 100,
+      maxPauseMs: STORE_RETRY_MAX_PAUSE_MS,
+      onRetry: (error, attempt) => {
+        if (attempt === 1) this.#logger.warn({ memberId, err: error }, "the store is unavailable; retrying the write of the portal's new tokens");
+      },
+      onGiveUp: (error, attempts) =>
+        this.#logger.error(
+          { memberId, err: error, attempts },
+          "the portal's new tokens could not be stored: the store stayed unavailable; they were redeemed, so the portal needs the app installed again (or an administrator opening it) to bring a new pair",
+        ),
+    });
     const { accessToken: _a, refreshToken: _r, applicationToken: _t, refreshLeaseOwner: _o, refreshLeaseUntilMs: _u, ...info } = record;
     return info;
-  }
-
-  /**
-   * Runs the write of a new pair again while the store is unavailable, for up to `storeRetryMs`.
-   * Only an outage is waited out (isStoreUnavailable); any other failure is thrown at once.
-   */
-  async #whileStoreUnavailable<T>(memberId: string, write: () => Promise<T>): Promise<T> {
-    const deadline = performance.now() + this.#storeRetryMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (!isStoreUnavailable(error)) throw error;
-        const leftMs = deadline - performance.now();
-        if (leftMs <= 0) {
-          this.#logger.error(
-            { memberId, err: error, attempts: attempt },
-            "the portal's new tokens could not be stored: the store stayed unavailable; they were redeemed, so the portal needs the app installed again (or an administrator opening it) to bring a new pair",
-          );
-          throw error;
-        }
-        if (attempt === 1) this.#logger.warn({ memberId, err: error }, "the store is unavailable; retrying the write of the portal's new tokens");
-        // the last pause ends at the deadline, for one more try then
-        await new Promise((resolve) => setTimeout(resolve, Math.min(STORE_RETRY_MAX_PAUSE_MS, 100 * 2 ** (attempt - 1), leftMs)));
-      }
-    }
   }
 
   async #requireApplicationToken(memberId: string, candidate: string | undefined): Promise<void> {
