@@ -47,6 +47,11 @@ export interface AppInstallation {
 export interface PortalFaults {
   /** Share of REST requests (0..1) answered with `errorStatus`. */
   errorRate: number;
+  /**
+   * Every Nth REST request (counted from the `PUT …/faults` that set it; 0 = off) is answered with
+   * `errorStatus`: a fault pattern a test can rely on, where `errorRate` is a coin toss.
+   */
+  errorEvery: number;
   errorStatus: number;
   /** Error code sent with injected errors. */
   errorCode: string;
@@ -82,6 +87,7 @@ export interface PortalStats {
 
 export const NO_FAULTS: PortalFaults = {
   errorRate: 0,
+  errorEvery: 0,
   errorStatus: 500,
   errorCode: 'INTERNAL_SERVER_ERROR',
   latencyMs: 0,
@@ -129,6 +135,8 @@ export class Portal {
   deleted = false;
   app: AppInstallation | null = null;
   faults: PortalFaults = { ...NO_FAULTS };
+  /** REST requests that reached the error fault since `errorEvery` was last set. */
+  faultCounter = 0;
   stats: PortalStats = emptyStats();
   readonly bucket: BucketState = { level: 0, updatedAtMs: 0 };
   readonly operating: OperatingBudget;

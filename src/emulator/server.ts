@@ -217,7 +217,8 @@ async function applyFaults(emulator: Emulator, portal: Portal, request: FastifyR
     return 'handled';
   }
   if (faults.latencyMs > 0) await sleep(faults.latencyMs);
-  if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
+  const everyNth = faults.errorEvery > 0 && (portal.faultCounter = portal.faultCounter + 1) % faults.errorEvery === 0;
+  if (everyNth || (faults.errorRate > 0 && Math.random() < faults.errorRate)) {
     portal.stats.requests += 1;
     portal.countStatus(faults.errorStatus);
     const error = new RestError(faults.errorStatus, faults.errorCode, 'Injected fault');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { advanceClock, control, createInstalledPortal, portalStats, rest, startTestEmulator, type TestPortal } from '../helpers/emulator.js';
 
-const NO_FAULTS = { errorRate: 0, latencyMs: 0, downForSeconds: 0, resetRate: 0, hangRate: 0 };
+const NO_FAULTS = { errorRate: 0, errorEvery: 0, latencyMs: 0, downForSeconds: 0, resetRate: 0, hangRate: 0 };
 
 describe('injected faults', () => {
   let emu: RunningEmulator;
@@ -73,6 +73,28 @@ describe('injected faults', () => {
     assert.equal(stats.requests, 10);
     assert.equal((stats.byStatus as Record<string, number>)['503'], 2);
     assert.equal((stats.byStatus as Record<string, number>)['502'], 1);
+  });
+
+  it('errorEvery fails exactly every Nth request, counted afresh from the PUT that sets it', async () => {
+    assert.equal((await rest(portal, 'profile')).status, 200); // requests before the PUT do not count
+    await faults({ errorEvery: 3, errorStatus: 500, errorCode: 'INTERNAL_SERVER_ERROR' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i += 1) statuses.push((await rest(portal, 'profile')).status);
+    assert.deepEqual(statuses, [200, 200, 500, 200, 200, 500, 200]);
+    await faults({ errorEvery: 2 });
+    const again: number[] = [];
+    for (let i = 0; i < 4; i += 1) again.push((await rest(portal, 'profile')).status);
+    assert.deepEqual(again, [200, 500, 200, 500]);
+    await faults(NO_FAULTS);
+    assert.equal((await rest(portal, 'profile')).status, 200);
+  });
+
+  it('refuses an errorEvery that is not a whole number ≥ 0', async () => {
+    for (const errorEvery of [-1, 1.5, '2']) {
+      const response = await fetch(`${emu.url}/_emulator/portals/${portal.memberId}/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorEvery }) });
+      assert.equal(response.status, 400, `errorEvery ${JSON.stringify(errorEvery)}`);
+      await response.text();
+    }
   });
 
   it('validates the faults body', async () => {

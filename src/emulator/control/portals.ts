@@ -51,6 +51,7 @@ const installSchema = z
 const faultsSchema = z
   .object({
     errorRate: z.number().min(0).max(1),
+    errorEvery: z.number().int().min(0),
     errorStatus: z.number().int().min(400).max(599),
     errorCode: z.string(),
     latencyMs: z.number().min(0),
@@ -147,6 +148,7 @@ export function registerPortalControlRoutes(app: FastifyInstance, emulator: Emul
     if (!input) return reply;
     const { downForSeconds, ...rest } = input;
     Object.assign(portal.faults, rest);
+    if (rest.errorEvery !== undefined) portal.faultCounter = 0;
     if (downForSeconds !== undefined) portal.faults.downUntilMs = emulator.clock.nowMs() + downForSeconds * 1000;
     return { ...portal.faults };
   });
