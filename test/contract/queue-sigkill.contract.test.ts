@@ -15,7 +15,9 @@ import { createTestDatabase, type TestDatabase } from './helpers/store.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/queue-doomed-worker.ts', import.meta.url));
-const LEASE_MS = 2000;
+// long, so the dead worker's lease cannot lapse in real time before the check below; the rescuer
+// jumps its clock past it instead of waiting
+const LEASE_MS = 30_000;
 
 describe('worker killed mid-job', () => {
   let db: TestDatabase;

@@ -14,7 +14,8 @@ describe('Mailchimp emulator: connection limit and faults', () => {
   after(() => mc.close());
 
   it('answers the 11th simultaneous request of one key with 429, and serves another key', async () => {
-    await mcControl(mc, 'PUT', '/faults', { latencyMs: 1500, latencyCount: 10 });
+    // held 5 s: the 11th must arrive while all ten still hold their slots, however slow the machine
+    await mcControl(mc, 'PUT', '/faults', { latencyMs: 5000, latencyCount: 10 });
     const held = Array.from({ length: 10 }, () => mcApi(mc, 'GET', '/ping'));
     // the ten held requests have taken their slots once the emulator has counted them
     while (Number((await mcControl(mc, 'GET', '/stats')).body.requests) < 10) await new Promise((resolve) => setTimeout(resolve, 10));

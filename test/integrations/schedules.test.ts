@@ -121,7 +121,12 @@ describe('scheduled rules plugin: robots on a schedule', () => {
     assert.deepEqual(await workflows(), [], 'nothing before the slot');
     await advanceTo(slotS + 5);
 
-    await waitFor(async () => (await workflows()).length >= 2 && (await triggers()).executions.length >= 2 && (await todos()).length >= 2 && (await stageOf(old.PREPARATION![1]!)) === 'EXECUTING', 15_000, 'the slot ran');
+    // the rule jobs' states too: the effects land before the worker records each job's outcome
+    const allSucceeded = async (count: number) => {
+      const jobs = await ruleJobs();
+      return jobs.length === count && jobs.every((job) => job.state === 'succeeded');
+    };
+    await waitFor(async () => (await workflows()).length >= 2 && (await triggers()).executions.length >= 2 && (await todos()).length >= 2 && (await stageOf(old.PREPARATION![1]!)) === 'EXECUTING' && (await allSucceeded(RULES.length)), 15_000, 'the slot ran');
     assert.deepEqual(await workflows(), old.NEW!.map((id) => `DEAL_${id}`).sort());
     for (const id of old.PREPARATION!) assert.equal(await stageOf(id), 'EXECUTING');
     assert.deepEqual(sorted((await triggers()).executions.map((run) => run.owner_id)), sorted(old.PREPAYMENT_INVOICE!));
@@ -155,8 +160,12 @@ describe('scheduled rules plugin: robots on a schedule', () => {
   it('the next slot fires again, once: the deals still matching get the action a second time, the moved ones do not', async () => {
     const next = slotS + DAY_S;
     await advanceTo(next + 5);
-    await waitFor(async () => (await todos()).length >= 4 && (await workflows()).length >= 4 && (await triggers()).executions.length >= 4, 15_000, 'the next slot ran');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const allSucceeded = async () => {
+      const jobs = await ruleJobs();
+      return jobs.length === 2 * RULES.length && jobs.every((job) => job.state === 'succeeded');
+    };
+    // every rule job of the second slot done (the one that matches nothing has no effect to wait for)
+    await waitFor(async () => (await todos()).length >= 4 && (await workflows()).length >= 4 && (await triggers()).executions.length >= 4 && (await allSucceeded()), 15_000, 'the next slot ran');
     const added = await todos();
     // the old deals twice (one per slot); the young one is 2 days in its stage: not yet
     assert.deepEqual(sorted(added.map((todo) => todo.ownerId)), sorted([...old.FINAL_INVOICE!, ...old.FINAL_INVOICE!]));

@@ -49,8 +49,10 @@ describe('retry paths against the emulator', () => {
   });
 
   it('503 QUERY_LIMIT_EXCEEDED (a client bypassing the limiter drained the bucket) → resync, counted, recovered', async () => {
-    const portal = await createInstalledPortal(emu, { drainPerSecond: 4, burst: 3 });
-    const client = oauthClient(emu, portal, { limits: { drainPerSecond: 4, burst: 3 }, retry: { baseMs: 50 } });
+    // the bucket drains one request per 20 s of the emulator clock, so the three direct calls keep
+    // it full however slow the machine; the client's waits move that clock instead of sleeping
+    const portal = await createInstalledPortal(emu, { drainPerSecond: 0.05, burst: 3 });
+    const client = oauthClient(emu, portal, { clock: emulatorClock(emu), limits: { drainPerSecond: 0.05, burst: 3 }, retry: { baseMs: 50 } });
     for (let i = 0; i < 3; i += 1) assert.equal((await rest(portal, 'user.current')).status, 200);
     const { result } = await client.call<{ ID: string }>('user.current');
     assert.equal(result.ID, '1');

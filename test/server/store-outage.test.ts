@@ -307,7 +307,8 @@ describe('store outage → 503 B24_ERR_STORE, then the same requests are accepte
 
 describe('store outage longer than an install waits', { skip: onPostgres && 'SQLite run (without DATABASE_URL)' }, () => {
   it('answers 503 once the wait is over, and the error log says the redeemed pair is lost and what brings a new one', async () => {
-    const app = await startAppUnderTest({ busyTimeoutMs: 100, installStoreRetryMs: 700 });
+    // 2 s: tries after pauses of 100, 200, 400 and 800 ms fit in it with room for slow busy waits
+    const app = await startAppUnderTest({ busyTimeoutMs: 100, installStoreRetryMs: 2000 });
     const blocker = new Database(app.db.storeOptions.url);
     try {
       const portal = await emulatorInstall(app.emu, null, UNLIMITED_PORTAL);
@@ -316,7 +317,7 @@ describe('store outage longer than an install waits', { skip: onPostgres && 'SQL
       const answer = await postForm(`${app.url}/install`, installForm(portal));
       const elapsedMs = performance.now() - started;
       assertUnavailable(answer, 'install after the wait');
-      assert.ok(elapsedMs >= 700, `waited the outage out for storeRetryMs before answering (${Math.round(elapsedMs)} ms)`);
+      assert.ok(elapsedMs >= 2000, `waited the outage out for storeRetryMs before answering (${Math.round(elapsedMs)} ms)`);
       const lines = app.logs.map((line) => JSON.parse(line) as { level: number; msg: string; memberId?: string; attempts?: number; err?: { type?: string; message?: string } });
       const retries = lines.filter((line) => line.msg.startsWith('the store is unavailable; retrying the write'));
       assert.equal(retries.length, 1, 'one warning when the retries start, not one per try');
