@@ -295,6 +295,22 @@ describe('orders plugin: store orders → deals', () => {
     assert.deepEqual(await stored(), before, 'nothing stored');
   });
 
+  it('a generic signature reused as a WooCommerce one over a form body (the formats share the secret) → 400 content-type, nothing stored', async () => {
+    // the customer typed form fields into a name; the shop signed the generic delivery as usual
+    const body = JSON.stringify(genericOrder('5401', { customer: { email: 'buyer-5401@example.test', firstName: 'x&id=5401&status=cancelled&currency=USD&total=0&' } }));
+    const headers = genericHeaders(body, secretA);
+    assert.equal((await post(portalA, body, headers)).status, 202);
+    const before = await stored();
+    // whoever saw that delivery: `${timestamp}.${body}` under the same secret is a valid WooCommerce body
+    const forgedBody = `${headers['x-b24kit-timestamp']}.${body}`;
+    const signature = Buffer.from(headers['x-b24kit-signature']!.slice('sha256='.length), 'hex').toString('base64');
+    assert.equal(signature, base64Hmac(forgedBody, secretA), 'the same HMAC');
+    const forged = await post(portalA, forgedBody, { ...wooHeaders(forgedBody, secretA, 'order.updated'), 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(forged.status, 400, forged.text);
+    assert.equal(forged.json.field, 'content-type', forged.text);
+    assert.deepEqual(await stored(), before, 'nothing stored');
+  });
+
   it('a bad currency is permanent: dead after 1 attempt with the portal\'s message; the corrected resend is retried and makes the deal', async () => {
     const bad = JSON.stringify(genericOrder('5401', { currency: 'EURO' }));
     const answer = await post(portalA, bad, genericHeaders(bad, secretA));

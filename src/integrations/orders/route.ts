@@ -10,7 +10,7 @@
  */
 import type { RouteAuth, RouteContext } from '../../index.js';
 import type { Headers, OrderFormat } from './formats/format.js';
-import { SECRET_KEY } from './formats/format.js';
+import { header, SECRET_KEY } from './formats/format.js';
 import { generic } from './formats/generic.js';
 import { isWooCommercePing, woocommerce } from './formats/woocommerce.js';
 import { shopify } from './formats/shopify.js';
@@ -60,6 +60,7 @@ export async function receiveOrder(ctx: RouteContext<Record<string, unknown>, Or
   const format = formatOf(ctx.headers);
   let order: Order;
   try {
+    requireJson(ctx.headers);
     order = format.read(ctx.headers, ctx.body);
   } catch (error) {
     if (!(error instanceof OrderRejected)) throw error;
@@ -71,4 +72,17 @@ export async function receiveOrder(ctx: RouteContext<Record<string, unknown>, Or
   ctx.log.info({ source: order.source, orderId: order.id, jobId: job.id, outcome, revision }, 'orders: order received');
   ctx.status(202);
   return { jobId: job.id, outcome, revision };
+}
+
+/**
+ * Every format's order is JSON (WooCommerce and Shopify deliver `application/json`; so does the
+ * generic format). A form body is refused before it is read: the formats share one secret, and a
+ * generic signature (over `${timestamp}.${body}`) is also a valid WooCommerce one over that string,
+ * which a form parser would read — with fields a customer could have typed into the order.
+ */
+function requireJson(headers: Headers): void {
+  const type = header(headers, 'content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new OrderRejected('content-type', `content-type: an order is JSON (application/json), not ${type === '' ? 'a body without a type' : type.split(';')[0]}`);
+  }
 }
