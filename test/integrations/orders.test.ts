@@ -297,7 +297,7 @@ describe('orders plugin: store orders → deals', () => {
 
   it('a generic signature reused as a WooCommerce one over a form body (the formats share the secret) → 400 content-type, nothing stored', async () => {
     // the customer typed form fields into a name; the shop signed the generic delivery as usual
-    const body = JSON.stringify(genericOrder('5401', { customer: { email: 'buyer-5401@example.test', firstName: 'x&id=5401&status=cancelled&currency=USD&total=0&' } }));
+    const body = JSON.stringify(genericOrder('5901', { customer: { email: 'buyer-5901@example.test', firstName: 'x&id=5901&status=cancelled&currency=USD&total=0&' } }));
     const headers = genericHeaders(body, secretA);
     assert.equal((await post(portalA, body, headers)).status, 202);
     const before = await stored();
