@@ -109,6 +109,7 @@ export function createPortalCore(options: Omit<PortalRuntimeOptions, 'events' | 
   const installer = new PortalInstaller({
     portals,
     tokenClient,
+    grants: tokens,
     clientId: options.clientId,
     oauthUrl: options.oauthUrl,
     oauthUrlOverride: options.oauthUrlOverride,

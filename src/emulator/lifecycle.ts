@@ -120,8 +120,8 @@ export interface AppFrame {
 
 /**
  * A user opens the app's page in the portal (docs/protocol.md §2.3): the frame is POSTed tokens issued for
- * THAT user (admin or not) and the app's application_token. Any employee can open an app, so this
- * is what an ordinary user can hold. The user is now logged in: `/oauth/authorize/` issues its
+ * THAT user (admin or not) and — UNCONFIRMED, sent here as the worse case — the app's
+ * application_token. Any employee can open an app, so this is what an ordinary user can hold. The user is now logged in: `/oauth/authorize/` issues its
  * code for them.
  */
 export function openAppFrame(emulator: Emulator, portal: Portal, userId: number): AppFrame {

@@ -19,7 +19,12 @@
  *    store outage for `storeRetryMs` before the request fails with 503 (docs/app.md).
  *
  * ONAPPUNINSTALL carries no tokens and is checked against the stored application_token in
- * constant time (docs/protocol.md §2.5). A failure stores nothing and throws a B24Error whose `status` is the HTTP
+ * constant time (docs/protocol.md §2.5). That token travels in every event and robot call, so it is
+ * not proof enough to give up a portal: the uninstall is then confirmed with the OAuth server
+ * (`app.info` with the portal's stored tokens, refreshed if due). If the server still vouches for
+ * the tokens, the app is installed and the uninstall is refused; if it cannot be asked, the portal
+ * is marked uninstalled but `CLEAN` is not honoured (the data stays, for an operator to purge).
+ * A failure stores nothing and throws a B24Error whose `status` is the HTTP
  * answer. Every stored or refused replacement is an audit log line and an `onCredentials` call
  * (the app counts them in /metrics).
  */
@@ -33,10 +38,19 @@ import type { InstallClaim } from './install-payload.js';
 import { emptyLifecycleHooks, type PortalHook, type PortalLifecycleHooks } from './lifecycle-hooks.js';
 import { serverEndpointOfDomain, trustedServerEndpoint, type OAuthServerPolicy } from './oauth-server.js';
 import type { OAuthTokenClient, OAuthTokens } from './token-client.js';
+import type { AccessGrant } from '../rest/token-provider.js';
+
+/** What the OAuth server says of an app that an ONAPPUNINSTALL claims is gone. */
+export type UninstallCheck = 'confirmed' | 'still-installed' | 'unconfirmed';
 
 export interface PortalInstallerOptions extends OAuthServerPolicy {
   portals: PortalRegistry;
   tokenClient: OAuthTokenClient;
+  /**
+   * The portal's stored access token, refreshed if due (the token service: one refresh across
+   * processes). Used to confirm an ONAPPUNINSTALL with the OAuth server.
+   */
+  grants: { getGrant(memberId: string): Promise<AccessGrant> };
   /** Our client_id: app.info must name it. */
   clientId: string;
   hooks?: Partial<PortalLifecycleHooks>;
@@ -93,6 +107,7 @@ export interface AuthorizationCallback {
 export class PortalInstaller {
   readonly #portals: PortalRegistry;
   readonly #tokenClient: OAuthTokenClient;
+  readonly #grants: PortalInstallerOptions['grants'];
   readonly #clientId: string;
   readonly #policy: OAuthServerPolicy;
   readonly #hooks: PortalLifecycleHooks;
@@ -105,6 +120,7 @@ export class PortalInstaller {
   constructor(options: PortalInstallerOptions) {
     this.#portals = options.portals;
     this.#tokenClient = options.tokenClient;
+    this.#grants = options.grants;
     this.#clientId = options.clientId;
     this.#policy = { oauthUrl: options.oauthUrl, oauthUrlOverride: options.oauthUrlOverride, ...(options.trustedHosts ? { trustedHosts: options.trustedHosts } : {}) };
     const hooks = emptyLifecycleHooks();
@@ -170,19 +186,73 @@ export class PortalInstaller {
   }
 
   /**
-   * ONAPPUNINSTALL for `urlMemberId` (docs/protocol.md §2.5): API access is already revoked, so the only
-   * proof is the stored application_token. Marks the portal `uninstalled`; with `clean`, deletes
-   * everything stored for it. Returns whether the data was wiped.
+   * ONAPPUNINSTALL for `urlMemberId` (docs/protocol.md §2.5). The event carries only the
+   * application_token, which every event and robot call carries too; so before anything changes,
+   * the OAuth server is asked whether the app's access is gone (`#checkUninstalled`):
+   * - still installed → 403 B24_ERR_FORBIDDEN, nothing changed (a forged uninstall);
+   * - gone → the portal is `uninstalled`; with `clean`, everything stored for it is deleted;
+   * - the server could not be asked → `uninstalled`, but `clean` is not honoured: the data stays
+   *   until an operator purges it (`b24kit portals purge`), as a warning says.
+   * Returns whether the data was wiped and what the OAuth server said.
    */
-  async uninstall(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined; clean: boolean }): Promise<{ purged: boolean }> {
+  async uninstall(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined; clean: boolean }): Promise<{ purged: boolean; check: UninstallCheck }> {
     assertSameMember(urlMemberId, event.memberId);
     await this.#requireApplicationToken(event.memberId, event.applicationToken);
+    const check = await this.#checkUninstalled(event.memberId);
+    if (check === 'still-installed') {
+      this.#logger.warn(
+        { audit: 'uninstall_refused', memberId: event.memberId, clean: event.clean },
+        'ONAPPUNINSTALL refused: the OAuth server still vouches for the app on this portal (a forged uninstall with a leaked application_token?)',
+      );
+      throw new B24Error('B24_ERR_FORBIDDEN', 'The app is still installed on this portal (app.info)', { memberId: event.memberId });
+    }
     await this.#portals.markUninstalled(event.memberId);
     const uninstalled = await this.#portals.info(event.memberId);
     if (uninstalled) await this.#runHooks('onUninstalled', uninstalled, { clean: event.clean });
-    const purged = event.clean ? await this.#portals.purge(event.memberId) : false;
-    this.#logger.info({ memberId: event.memberId, purged }, 'app uninstalled');
-    return { purged };
+    const purge = event.clean && check === 'confirmed';
+    if (event.clean && !purge) {
+      this.#logger.warn(
+        { memberId: event.memberId },
+        'ONAPPUNINSTALL asked to delete the portal\'s data (CLEAN), but the OAuth server could not confirm the uninstall: the data is kept; `b24kit portals purge <memberId>` deletes it',
+      );
+    }
+    const purged = purge ? await this.#portals.purge(event.memberId) : false;
+    this.#logger.info({ memberId: event.memberId, purged, check }, 'app uninstalled');
+    return { purged, check };
+  }
+
+  /**
+   * Is the app's access to the portal gone, as an uninstall revokes it? The stored tokens (refreshed
+   * by the token service when due) are shown to `app.info` on the OAuth server: vouched for →
+   * `still-installed`; refused, or the refresh refused → `confirmed`; no answer → `unconfirmed`.
+   */
+  async #checkUninstalled(memberId: string): Promise<UninstallCheck> {
+    let grant: AccessGrant;
+    try {
+      grant = await this.#grants.getGrant(memberId);
+    } catch (error) {
+      // the OAuth server refused the refresh token (or did so before: needs_reauth), or a repeat
+      if (error instanceof B24Error && (error.code === 'B24_ERR_TOKEN_REVOKED' || error.code === 'B24_ERR_PORTAL_UNINSTALLED')) return 'confirmed';
+      this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the portal\'s tokens could not be read or refreshed to confirm it');
+      return 'unconfirmed';
+    }
+    const known = await this.#portals.info(memberId);
+    if (!grant.accessToken || !known) return 'confirmed';
+    let serverEndpoint: string;
+    try {
+      serverEndpoint = trustedServerEndpoint(known.serverEndpoint, this.#policy);
+    } catch (error) {
+      this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the stored OAuth server is no longer trusted; it was not asked to confirm the uninstall');
+      return 'unconfirmed';
+    }
+    try {
+      await this.#verify(grant.accessToken, serverEndpoint, memberId, undefined);
+      return 'still-installed';
+    } catch (error) {
+      if (error instanceof B24Error && error.code === 'B24_ERR_FORBIDDEN') return 'confirmed';
+      this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the OAuth server could not be asked to confirm it');
+      return 'unconfirmed';
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { trustedServerEndpoint } from '../../src/oauth/oauth-server.js';
+import { control } from '../helpers/emulator.js';
 import { emulatorInstall, installForm, postForm, startAppUnderTest, type AppUnderTest, type EmulatorInstall } from './helpers.js';
 
 async function portalCount(app: AppUnderTest): Promise<number> {
@@ -233,7 +234,20 @@ describe('lifecycle events: wrong application_token, member_id mismatch, unknown
     assert.deepEqual([forged.status, forged.body.error], [403, 'B24_ERR_FORBIDDEN']);
   });
 
+  it('ONAPPUNINSTALL with the right application_token while the app is still installed → 403, nothing changed (the OAuth server still vouches for the tokens)', async () => {
+    const form = { ...uninstallForm(install.memberId, install.application_token), data: { LANGUAGE_ID: 'en', CLEAN: '1' } };
+    // reading the tokens to ask the OAuth server marks the portal as used: all else stays
+    const row = async () => ({ ...(await app.runtime.portals.require(install.memberId)), lastUsedAtMs: undefined });
+    const before = await row();
+    const answer = await postForm(hook, form);
+    assert.deepEqual([answer.status, answer.body.error], [403, 'B24_ERR_FORBIDDEN'], JSON.stringify(answer.body));
+    assert.equal(before.state, 'active');
+    assert.deepEqual(await row(), before, 'the portal row is untouched');
+  });
+
   it('ONAPPUNINSTALL without CLEAN: the portal is uninstalled, its tokens wiped, the row kept; a repeat is accepted', async () => {
+    // the portal uninstalls the app (its tokens are revoked), then its ONAPPUNINSTALL arrives
+    await control(app.emu, `/portals/${install.memberId}/uninstall`, {});
     const form = { ...uninstallForm(install.memberId, install.application_token), data: { LANGUAGE_ID: 'en', CLEAN: '0' } };
     assert.deepEqual(await postForm(hook, form), { status: 200, body: { status: 'success' } });
     const portal = await app.runtime.portals.require(install.memberId);

@@ -37,6 +37,8 @@ export interface AppUnderTestOptions {
   busyTimeoutMs?: number;
   /** @defaultValue the installer's (10000) */
   installStoreRetryMs?: number;
+  /** The OAuth server the app asks (token grants, app.info). @defaultValue the emulator's URL */
+  oauthUrl?: string;
 }
 
 export async function startAppUnderTest(options: AppUnderTestOptions = {}): Promise<AppUnderTest> {
@@ -51,7 +53,7 @@ export async function startAppUnderTest(options: AppUnderTestOptions = {}): Prom
     secrets: createSecretBox(key),
     clientId: options.clientId ?? emu.emulator.options.clientId,
     clientSecret: emu.emulator.options.clientSecret,
-    oauthUrl: emu.url,
+    oauthUrl: options.oauthUrl ?? emu.url,
     oauthUrlOverride: true,
     logger,
     nowMs: () => emu.emulator.clock.nowMs(),

@@ -213,8 +213,11 @@ describe('IDOR: a portal acts only on itself', () => {
       const c = await t.install();
       const first = await postFormTo(t.url, `/webhooks/${c.memberId}/event`, eventForm(c, 'ONCRMDEALADD', DEAL, { ts: '1700000100' }));
       assert.deepEqual(first, { status: 200, body: { status: 'queued' } });
+      // the portal uninstalls the app: tokens revoked, ONAPPUNINSTALL delivered (the app confirms it with the OAuth server)
+      await control(t.emu, `/portals/${c.memberId}/uninstall`, {});
+      await waitFor(async () => (await stateOf(t.store, c.memberId)) === 'uninstalled', 10_000, 'the uninstall to arrive');
       const bye = await postFormTo(t.url, `/webhooks/${c.memberId}/event`, lifecycleForm(c, 'ONAPPUNINSTALL'));
-      assert.deepEqual(bye, { status: 200, body: { status: 'success' } });
+      assert.deepEqual(bye, { status: 200, body: { status: 'success' } }, 'a repeat is accepted');
       const inbox = await countRows(t.store, 'b24kit_event_inbox', c.memberId);
       const late = await postFormTo(t.url, `/webhooks/${c.memberId}/event`, eventForm(c, 'ONCRMDEALADD', DEAL, { ts: '1700000101' }));
       assert.deepEqual([late.status, late.body.error], [410, 'B24_ERR_PORTAL_UNINSTALLED'], JSON.stringify(late.body));

@@ -18,7 +18,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import Database from 'better-sqlite3';
 import { InboxWriter } from '../../src/events/inbox.js';
 import { JobQueue } from '../../src/queue/index.js';
@@ -29,6 +28,7 @@ import { countRows, eventForm, startTestApp, type TestApp } from '../app/helpers
 import { createTestDatabase, databaseUrl, onPostgres, type TestDatabase } from '../contract/helpers/store.js';
 import { emulatorInstall, installForm, startAppUnderTest, type EmulatorInstall } from '../portals/helpers.js';
 import { UNLIMITED_PORTAL } from '../helpers/emulator.js';
+import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 interface Answer {
   status: number;
@@ -242,43 +242,11 @@ describe('store outage: a group commit of the inbox that meets it', { skip: onPo
   });
 });
 
-/** A TCP proxy to PostgreSQL: `cut` resets every connection and refuses new ones; `blackhole` accepts and never answers. */
-async function startProxy(target: { host: string; port: number }) {
-  let mode: 'open' | 'cut' | 'blackhole' = 'open';
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => undefined);
-    if (mode === 'cut') return void client.resetAndDestroy();
-    if (mode === 'blackhole') return; // accepted, never answered
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    set(next: typeof mode) {
-      mode = next;
-      if (next !== 'open') for (const socket of sockets) socket.resetAndDestroy();
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe('store outage → 503 B24_ERR_STORE, then the same requests are accepted: PostgreSQL', { skip: !onPostgres && 'PostgreSQL only (npm run test:pg)' }, () => {
   let db: TestDatabase;
   let store: Store;
   let t: TestApp;
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: TcpProxy;
   before(async () => {
     db = createTestDatabase();
     const target = new URL(databaseUrl);
