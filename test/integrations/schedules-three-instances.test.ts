@@ -8,13 +8,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type B24App } from '../../src/index.js';
 import { startTestApp, emulatorControl, type TestApp } from '../../src/testing/index.js';
 import { scheduledRulesPlugin } from '../../src/integrations/index.js';
+import { signSchedulesRequest } from '../../src/integrations/schedules/route.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { createServerLogger } from '../../src/server/logging.js';
@@ -76,9 +77,11 @@ describe('scheduled rules over three app instances in one process', () => {
     const nowS = (await emulatorControl<{ now: number }>(t.emulator, '/clock', undefined, 'GET')).now;
     const slot = new Date((Math.floor(nowS / 60) + 10) * 60_000);
     const body = JSON.stringify({ rules: [{ id: 'follow-up', cron: `${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`, filter: { stageId: 'NEW', olderThanDays: 0 }, action: { kind: 'todo', title: 'Follow up', deadlineHours: 2 } }] });
+    // signed at the app's clock, the emulator's
+    const appNowMs = async (): Promise<number> => (await emulatorControl<{ now: number }>(t.emulator, '/clock', undefined, 'GET')).now * 1000;
     const put = await fetch(`${t.url}/api/v1/${memberId}/schedules`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', 'x-schedules-signature': `sha256=${createHmac('sha256', signingSecret).update(body).digest('hex')}` },
+      headers: { 'content-type': 'application/json', ...signSchedulesRequest(signingSecret, body, await appNowMs()) },
       body,
     });
     assert.equal(put.status, 200);

@@ -12,12 +12,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Cron } from 'croner';
 import { scheduledRulesPlugin } from '../../src/integrations/index.js';
+import { signSchedulesRequest } from '../../src/integrations/schedules/route.js';
 import { emulatorControl, startTestApp, type TestApp } from '../../src/testing/index.js';
 import type { Store } from '../../src/store/types.js';
 import { createTestDatabase } from '../contract/helpers/store.js';
@@ -93,9 +94,11 @@ describe('a schedule over three processes', () => {
     const memberId = t.portal.memberId;
     await t.app.settings(memberId, 'schedules').set({ signingSecret });
     const body = JSON.stringify({ rules: [RULE] });
+    // signed at the app's clock, the emulator's
+    const appNowMs = async (): Promise<number> => (await emulatorControl<{ now: number }>(t.emulator, '/clock', undefined, 'GET')).now * 1000;
     const put = await fetch(`${t.url}/api/v1/${memberId}/schedules`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', 'x-schedules-signature': `sha256=${createHmac('sha256', signingSecret).update(body).digest('hex')}` },
+      headers: { 'content-type': 'application/json', ...signSchedulesRequest(signingSecret, body, await appNowMs()) },
       body,
     });
     assert.equal(put.status, 200, await put.text());

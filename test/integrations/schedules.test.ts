@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { signSchedulesRequest } from '../../src/integrations/schedules/route.js';
 import { startTestApp, emulatorControl, type TestApp } from '../../src/testing/index.js';
 import { scheduledRulesPlugin } from '../../src/integrations/index.js';
 import { waitFor } from '../app/helpers.js';
@@ -35,10 +36,11 @@ describe('scheduled rules plugin: robots on a schedule', () => {
   let memberId: string;
   const signingSecret = randomBytes(24).toString('base64url');
 
-  const send = async (method: 'PUT' | 'GET', body: string, key = signingSecret): Promise<Answer> => {
+  /** Signed at the app's clock (the emulator's), or with the headers given. */
+  const send = async (method: 'PUT' | 'GET', body: string, key = signingSecret, signed?: Record<string, string>): Promise<Answer> => {
     const response = await fetch(`${t.url}/api/v1/${memberId}/schedules`, {
       method,
-      headers: { ...(method === 'PUT' ? { 'content-type': 'application/json' } : {}), 'x-schedules-signature': `sha256=${createHmac('sha256', key).update(body).digest('hex')}` },
+      headers: { ...(method === 'PUT' ? { 'content-type': 'application/json' } : {}), ...(signed ?? signSchedulesRequest(key, body, (await nowS()) * 1000)) },
       ...(method === 'PUT' ? { body } : {}),
     });
     const text = await response.text();
@@ -95,6 +97,21 @@ describe('scheduled rules plugin: robots on a schedule', () => {
     assert.deepEqual([badAction.status, badAction.json.field], [400, 'rules.1.action.deadlineHours']);
     const duplicate = await send('PUT', JSON.stringify({ rules: [RULES[0], RULES[0]] }));
     assert.deepEqual([duplicate.status, duplicate.json.field], [400, 'rules.1.id']);
+    assert.deepEqual((await send('GET', '')).json, { rules: [] }, 'nothing was stored');
+  });
+
+  it('a signed request is good for 5 minutes: replayed later, or signed without a timestamp, it is the uniform 401', async () => {
+    const body = JSON.stringify({ rules: [RULES[0]] });
+    const stamped = signSchedulesRequest(signingSecret, body, (await nowS()) * 1000);
+    const unstamped = { 'x-schedules-signature': `sha256=${createHmac('sha256', signingSecret).update(body).digest('hex')}` };
+    assert.deepEqual([(await send('PUT', body, signingSecret, unstamped)).status], [401], 'the body alone is not what is signed');
+    const stale = signSchedulesRequest(signingSecret, body, ((await nowS()) - 301) * 1000);
+    assert.deepEqual([(await send('PUT', body, signingSecret, stale)).text], [UNAUTHORIZED]);
+    const readNow = signSchedulesRequest(signingSecret, '', (await nowS()) * 1000);
+    assert.equal((await send('GET', '', signingSecret, readNow)).status, 200);
+    await advanceTo((await nowS()) + 301);
+    assert.deepEqual([(await send('PUT', body, signingSecret, stamped)).status], [401], 'a captured PUT, replayed 5 minutes on');
+    assert.deepEqual([(await send('GET', '', signingSecret, readNow)).status], [401], 'a captured GET, replayed 5 minutes on');
     assert.deepEqual((await send('GET', '')).json, { rules: [] }, 'nothing was stored');
   });
 

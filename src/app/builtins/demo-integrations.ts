@@ -173,8 +173,10 @@ export const demoSchedules: DemoIntegration = async (setup) => {
   const secret = randomBytes(24).toString('base64url');
   await setup.settings('schedules').set({ signingSecret: secret });
   const body = JSON.stringify({ rules: [DEMO_RULE] });
-  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  const answer = await send(`${setup.appUrl}${path}`, 'PUT', body, { 'x-schedules-signature': signature });
+  // signed as the plugin's route asks (docs/integrations/schedules.md): a timestamp, then HMAC of "<timestamp>.<body>"
+  const timestamp = String(Math.floor(setup.nowMs() / 1000));
+  const signature = `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+  const answer = await send(`${setup.appUrl}${path}`, 'PUT', body, { 'x-schedules-timestamp': timestamp, 'x-schedules-signature': signature });
   if (answer.status !== 200) throw new Error(`the schedules route answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return {
     banner: `schedules  every minute (${setup.timeZone}, the portal's time zone) the rule ${DEMO_RULE.id} adds a to-do "${DEMO_RULE.action.title}" to each deal still in ${DEMO_RULE.filter.stageId}`,

@@ -1,10 +1,13 @@
 /**
  * `PUT /api/v1/:memberId/schedules` replaces a portal's rules; `GET` of the same path returns them.
- * Both are signed: `X-Schedules-Signature: sha256=<hex HMAC-SHA256 of the raw body>` under the
- * portal's `schedules.signingSecret` (a GET signs its empty body); anything else is the framework's
- * uniform 401 (docs/plugins.md, "The 401 rule"). A rule set that does not validate is answered 400
- * with the first field at fault (`rules.0.cron`), and nothing is stored.
+ * Both are signed, like Stripe's webhooks: `X-Schedules-Timestamp: <unix seconds>` and
+ * `X-Schedules-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">` under the portal's
+ * `schedules.signingSecret` (a GET signs its empty body), within 5 minutes of the app's clock — a
+ * captured PUT cannot bring back, later, rules an administrator has since replaced. Anything else
+ * is the framework's uniform 401 (docs/plugins.md, "The 401 rule"). A rule set that does not
+ * validate is answered 400 with the first field at fault (`rules.0.cron`), and nothing is stored.
  */
+import { createHmac } from 'node:crypto';
 import { auth, type RouteContext } from '../../index.js';
 import { Rules, triggersOf, type Rule, type SchedulesSettings } from './rules.js';
 
@@ -18,7 +21,16 @@ export type SchedulesJobs = {
   'schedules.register-triggers': { triggers: Array<{ code: string; name: string }> };
 };
 
-export const schedulesAuth = auth.hmac({ header: 'x-schedules-signature', prefix: 'sha256=', secret: SECRET_KEY });
+export const SIGNATURE_HEADER = 'x-schedules-signature';
+export const TIMESTAMP_HEADER = 'x-schedules-timestamp';
+
+export const schedulesAuth = auth.hmac({ header: SIGNATURE_HEADER, prefix: 'sha256=', secret: SECRET_KEY, timestampHeader: TIMESTAMP_HEADER });
+
+/** The two headers that sign a request to the route: `body` is the raw body ('' for a GET), `nowMs` the signing time. */
+export function signSchedulesRequest(secret: string, body: string, nowMs: number): Record<string, string> {
+  const timestamp = String(Math.floor(nowMs / 1000));
+  return { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}` };
+}
 
 export interface RulesAnswer {
   rules?: Rule[];
