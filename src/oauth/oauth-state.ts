@@ -48,7 +48,7 @@ export interface StateRequest {
   domain: string;
   /** The portal's member_id, when it is installed here. */
   memberId?: string;
-  /** The requesting client (its address); counted, stored only as a hash. */
+  /** The requesting client (its address, an IPv6 one as its /64: src/server/client-address.ts); counted, stored only as a hash. */
   client: string;
 }
 

@@ -88,6 +88,20 @@ describe('LoginThrottle', () => {
     assert.equal(throttle.waitMs('a'), 10_000, 'the second failure is the oldest counted now');
   });
 
+  it('counts an IPv6 client by its /64: changing the low bits does not reset its failures; another /64 is another client', () => {
+    const throttle = new LoginThrottle({ maxFailures: 3, windowMs: 60_000 });
+    for (const address of ['2001:db8:0:1::1', '2001:db8:0:1::2', '2001:db8:0:1:aaaa::9']) throttle.failed(address);
+    assert.ok(throttle.check('2001:db8:0:1:ffff::1').waitMs > 0, 'a fourth address of the same /64 is refused');
+    assert.equal(throttle.check('2001:db8:0:2::1').waitMs, 0);
+    throttle.failed('::ffff:192.0.2.1');
+    throttle.failed('192.0.2.1');
+    throttle.failed('192.0.2.1');
+    assert.ok(throttle.waitMs('192.0.2.1') > 0, 'an IPv4-mapped address is that IPv4 address');
+    assert.equal(throttle.waitMs('192.0.2.2'), 0);
+    throttle.succeeded('2001:db8:0:1::77');
+    assert.equal(throttle.check('2001:db8:0:1::1').waitMs, 0, 'a success from the /64 forgets its failures');
+  });
+
   it('remembers at most maxAddresses addresses, forgetting the least recently failed', () => {
     const throttle = new LoginThrottle({ maxFailures: 1, maxAddresses: 2 });
     throttle.failed('a');

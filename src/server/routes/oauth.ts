@@ -19,6 +19,7 @@
  *   e.g. the code belongs to another portal), 403 B24_ERR_NOT_ADMIN, 502 when a server could not be
  *   asked. Nothing is stored on any of them.
  */
+import { clientAddressGroup } from '../client-address.js';
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';
 import type { PortalInstaller } from '../../oauth/installer.js';
@@ -48,7 +49,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRouteOpt
       throw new B24Error('B24_ERR_DOMAIN_NOT_ALLOWED', 'domain must be a Bitrix24 cloud portal (e.g. acme.bitrix24.com), an installed portal or an allowed host');
     }
     const base = known ? known.clientEndpoint.replace(/rest\/?$/, '') : `https://${domain}/`;
-    const state = await options.states.create({ domain, ...(known ? { memberId: known.memberId } : {}), client: request.ip });
+    const state = await options.states.create({ domain, ...(known ? { memberId: known.memberId } : {}), client: clientAddressGroup(request.ip) });
     const location = `${base.endsWith('/') ? base : `${base}/`}oauth/authorize/?${new URLSearchParams({ client_id: options.clientId, state }).toString()}`;
     request.log.info({ domain, memberId: known?.memberId }, 'oauth flow started');
     return reply.status(302).header('location', location).header('cache-control', 'no-store').send();

@@ -6,8 +6,12 @@
  * with attempts (a refused address is logged once per refusal period). The address is only as good
  * as the server's `trustProxy` setting makes it (docs/operations.md): with the right one, another
  * address is not affected. Per process (each web process counts its own), in bounded memory: at most
- * `maxAddresses` addresses are remembered, the least recently failed forgotten first.
+ * `maxAddresses` addresses are remembered, the least recently failed forgotten first. An IPv6
+ * client counts as its /64 (src/server/client-address.ts): it could otherwise change addresses
+ * within it to step around the limit.
  */
+import { clientAddressGroup } from '../../../server/client-address.js';
+
 export interface LoginThrottleOptions {
   /** @defaultValue 10 */
   maxFailures?: number;
@@ -36,15 +40,16 @@ export class LoginThrottle {
     this.#nowMs = options.nowMs ?? Date.now;
   }
 
-  /** Milliseconds until `address` may try again; 0 when it may now. */
-  waitMs(address: string): number {
-    const recent = this.#recent(address);
+  /** Milliseconds until `client` (its address group) may try again; 0 when it may now. */
+  waitMs(client: string): number {
+    const recent = this.#recent(client);
     if (recent.length < this.#maxFailures) return 0;
     return recent[recent.length - this.#maxFailures]! + this.#windowMs - this.#nowMs();
   }
 
   /** Like {@link waitMs}, and whether this is the first refusal of the period (the one worth a log line). */
-  check(address: string): { waitMs: number; firstRefusal: boolean } {
+  check(client: string): { waitMs: number; firstRefusal: boolean } {
+    const address = clientAddressGroup(client);
     const waitMs = this.waitMs(address);
     if (waitMs <= 0) {
       this.#reported.delete(address);
@@ -57,7 +62,8 @@ export class LoginThrottle {
     return { waitMs, firstRefusal };
   }
 
-  failed(address: string): void {
+  failed(client: string): void {
+    const address = clientAddressGroup(client);
     const recent = this.#recent(address);
     recent.push(this.#nowMs());
     this.#failures.delete(address);
@@ -65,13 +71,14 @@ export class LoginThrottle {
     if (this.#failures.size > this.#maxAddresses) this.#failures.delete(this.#failures.keys().next().value!);
   }
 
-  succeeded(address: string): void {
+  succeeded(client: string): void {
+    const address = clientAddressGroup(client);
     this.#failures.delete(address);
     this.#reported.delete(address);
   }
 
-  #recent(address: string): number[] {
+  #recent(client: string): number[] {
     const since = this.#nowMs() - this.#windowMs;
-    return (this.#failures.get(address) ?? []).filter((at) => at > since);
+    return (this.#failures.get(clientAddressGroup(client)) ?? []).filter((at) => at > since);
   }
 }
