@@ -14,6 +14,7 @@ import { backoffMs, type BackoffPolicy, type MethodSafety } from './retry.js';
 import { clientError, errorFromEnvelope, type ErrorContext } from './error-mapping.js';
 import { classifyError, type ErrorClass } from './error-class.js';
 import { TransportFailure, postJson, type HttpAnswer } from './transport.js';
+import { redirectTarget } from './redirect.js';
 import type { B24ClientEvent, B24Logger, Clock } from './hooks.js';
 
 /** One HTTP request to make: a method call or a batch. */
@@ -169,10 +170,12 @@ export async function runExchange(context: ExchangeContext, exchange: Exchange, 
       if (REDIRECTS.has(answer.status) && answer.location) {
         context.emit({ type: 'request', method: exchange.method, memberId: grant.memberId, status: answer.status, durationMs, attempt, commands });
         redirects += 1;
-        const target = new URL(answer.location, url);
-        if (redirects > MAX_REDIRECTS || (target.protocol !== 'https:' && target.protocol !== 'http:')) {
-          throw clientError('B24_ERR_BAD_RESPONSE', `too many redirects or a redirect to an unusable address`, errorContext(), { status: answer.status });
+        const next = redirectTarget(url, answer.location);
+        if (redirects > MAX_REDIRECTS || 'refused' in next) {
+          const why = 'refused' in next ? next.refused : `more than ${MAX_REDIRECTS} redirects`;
+          throw clientError('B24_ERR_BAD_RESPONSE', `the portal redirected, not followed: ${why}`, errorContext(), { status: answer.status });
         }
+        const { target } = next;
         const endpoint = normalizeEndpoint(new URL('.', target).href);
         context.emit({ type: 'redirect', method: exchange.method, memberId: grant.memberId, fromHost: hostOf(grant.clientEndpoint), toHost: target.host });
         context.logger.warn({ memberId: grant.memberId, toHost: target.host }, 'b24kit: the portal moved; following the redirect and updating its endpoint');
