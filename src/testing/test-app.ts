@@ -26,7 +26,7 @@ export interface TestAppOptions {
    * … — or `store` (a store of yours: the app and `close()` leave it open).
    * @defaultValue an in-memory SQLite store, a random secret key, the emulator's OAuth server and
    * credentials, `portalDomains: ['*.bitrix24.test']`, a silent logger, the emulator's clock, a
-   * worker polling every 20 ms
+   * worker polling every 20 ms, `/metrics` rendered on every request (`metrics.cacheMs: 0`)
    */
   config?: Partial<AppConfig>;
   /** Which roles run besides web (always on: portals install through it). @defaultValue the worker; no scheduler */
@@ -116,6 +116,8 @@ export async function startTestApp(define: DefineTestApp, options: TestAppOption
       nowMs: () => emulator.emulator.clock.nowMs(),
       worker: { pollIntervalMs: 20, shutdownTimeoutMs: 5000 },
       ...options.config,
+      // a test reads /metrics right after what it did: rendered on every request unless it asks otherwise
+      metrics: { cacheMs: 0, ...options.config?.metrics },
     });
     await define(app);
     const roles = { worker: true, scheduler: false, ...options.roles, web: true };

@@ -26,6 +26,14 @@ export interface MetricsConfig {
    * rest are counted in `b24kit_portal_series_omitted`. @defaultValue 1000
    */
   maxPortals?: number;
+  /**
+   * How long one scrape's answer is served again, in ms. `/metrics` asks for no credentials and its
+   * gauges query the store (whole-table counts): within this time, however many requests come,
+   * each process renders it at most once (concurrent scrapes share one rendering). Prometheus
+   * scrapes every 15–60 s, so the numbers are at most this much older. 0 renders every request.
+   * @defaultValue 5000
+   */
+  cacheMs?: number;
 }
 
 export const metricsPlugin = defineBuiltinPlugin({
@@ -34,6 +42,8 @@ export const metricsPlugin = defineBuiltinPlugin({
     const perPortal = config.perPortal ?? false;
     const maxPortals = config.maxPortals ?? 1000;
     if (!Number.isSafeInteger(maxPortals) || maxPortals < 1) throw new B24Error('B24_ERR_CONFIG', `metrics.maxPortals must be a positive integer (got ${String(config.maxPortals)})`);
+    const cacheMs = config.cacheMs ?? 5000;
+    if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new B24Error('B24_ERR_CONFIG', `metrics.cacheMs must be a number of milliseconds ≥ 0 (got ${String(config.cacheMs)})`);
     const registry = new Registry();
     const registers = [registry];
     // what the gauges read: set when the web role starts (the only role that serves /metrics)
@@ -187,10 +197,25 @@ export const metricsPlugin = defineBuiltinPlugin({
       running = ctx;
       return () => void (running = undefined);
     });
-    kit.route('GET', '/metrics', async (ctx) => {
+    /** The last rendering (or the one under way) and when it started, by the real clock. */
+    let rendered: { text: Promise<string>; atMs: number } | undefined;
+    const render = async (): Promise<string> => {
       if (running) await readStore(running);
+      return registry.metrics();
+    };
+    kit.route('GET', '/metrics', async (ctx) => {
+      const now = performance.now();
+      if (!rendered || now - rendered.atMs >= cacheMs) {
+        const text = render();
+        rendered = { text, atMs: now };
+        // a failed rendering is not served again
+        text.catch(() => {
+          if (rendered?.text === text) rendered = undefined;
+        });
+      }
+      const text = await rendered.text;
       ctx.header('content-type', registry.contentType);
-      return ctx.raw(await registry.metrics());
+      return ctx.raw(text);
     });
   },
 });
