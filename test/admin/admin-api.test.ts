@@ -198,6 +198,30 @@ describe('admin login over HTTP', () => {
     assert.equal(foreign.headers.get('set-cookie'), null);
   });
 
+  it("the queue page shows a status message only from this session's own action: a link with ?done= from anyone else shows none", async () => {
+    const cookie = ((await login(TOKEN, {})).headers.get('set-cookie') ?? '').split(';')[0]!;
+    const get = (path: string) => fetch(`${t.url}${path}`, { headers: { cookie } });
+    const queue = await (await get('/admin/queue')).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(queue)?.[1];
+    assert.ok(csrf, 'the page has a form with the CSRF token');
+    const acted = await fetch(`${t.url}/admin/queue/replay`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, origin: t.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${encodeURIComponent(csrf)}&id=999999`,
+    });
+    assert.equal(acted.status, 303);
+    const location = acted.headers.get('location') ?? '';
+    assert.match(location, /^\/admin\/queue\?done=.+&sig=/);
+    assert.match(await (await get(location)).text(), /<p class="flash" role="status">B24_ERR_JOB_NOT_FOUND/);
+    const phishing = encodeURIComponent('Your session expired: log in again at https://evil.example');
+    for (const path of [`/admin/queue?done=${phishing}`, `/admin/queue?done=${phishing}&sig=${new URL(location, t.url).searchParams.get('sig')}`]) {
+      const page = await (await get(path)).text();
+      assert.doesNotMatch(page, /class="flash"/, path);
+      assert.doesNotMatch(page, /evil\.example/, path);
+    }
+  });
+
   it('serves pages with a CSP that allows no inline script, and the login script as a file', async () => {
     const page = await fetch(`${t.url}/admin/login`);
     assert.equal(page.status, 200);

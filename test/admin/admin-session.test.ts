@@ -50,6 +50,17 @@ describe('admin session', () => {
     assert.equal(auth.csrfMatches(one, ''), false);
   });
 
+  it('binds a status message to its session and its text', () => {
+    const auth = createAdminAuth(TOKEN);
+    const one = auth.read(auth.issue(NOW), NOW)!;
+    const two = auth.read(auth.issue(NOW), NOW)!;
+    const signature = auth.flashSignature(one, 'Job 7 replayed');
+    assert.equal(auth.flashMatches(one, 'Job 7 replayed', signature), true);
+    assert.equal(auth.flashMatches(one, 'Job 8 replayed', signature), false, 'another text');
+    assert.equal(auth.flashMatches(two, 'Job 7 replayed', signature), false, 'another session');
+    assert.equal(auth.flashMatches(one, 'Job 7 replayed', undefined), false);
+  });
+
   it('reads cookies and bearer tokens from headers', () => {
     assert.equal(cookieValue('a=1; b24kit_admin=x.y.z; c=3', 'b24kit_admin'), 'x.y.z');
     assert.equal(cookieValue('xb24kit_admin=1', 'b24kit_admin'), undefined);

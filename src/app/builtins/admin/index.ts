@@ -107,12 +107,17 @@ export const adminPlugin = defineBuiltinPlugin({
       return current;
     };
     /** An HTML page: the session's CSRF token for its forms, or a redirect to the login page. */
-    const htmlRoute = (path: string, render: (ctx: RouteContext, csrf: string, svc: ServiceContext) => Promise<string>): void => {
+    const htmlRoute = (path: string, render: (ctx: RouteContext, csrf: string, svc: ServiceContext, current: AdminSession) => Promise<string>): void => {
       kit.route('GET', path, async (ctx) => {
         const current = session(ctx);
         if (!current) return redirect(ctx, '/admin/login');
-        return page(ctx, await render(ctx, auth.csrfToken(current), service()));
+        return page(ctx, await render(ctx, auth.csrfToken(current), service(), current));
       });
+    };
+    /** The status message an action of this session redirected with; a link from anyone else shows none. */
+    const flashOf = (ctx: RouteContext, current: AdminSession): string | undefined => {
+      const message = ctx.query.done;
+      return typeof message === 'string' && auth.flashMatches(current, message, ctx.query.sig) ? message : undefined;
     };
 
     // static files
@@ -150,7 +155,7 @@ export const adminPlugin = defineBuiltinPlugin({
     // pages
     kit.route('GET', '/admin', (ctx) => redirect(ctx, session(ctx) ? '/admin/portals' : '/admin/login'));
     htmlRoute('/admin/portals', async (_ctx, csrf, svc) => portalsPage(await portalsData(svc), csrf));
-    htmlRoute('/admin/queue', async (ctx, csrf, svc) => queuePage({ ...(await queueData(svc)), flash: typeof ctx.query.done === 'string' ? ctx.query.done : undefined }, csrf));
+    htmlRoute('/admin/queue', async (ctx, csrf, svc, current) => queuePage({ ...(await queueData(svc)), flash: flashOf(ctx, current) }, csrf));
     htmlRoute('/admin/events', async (_ctx, csrf, svc) => eventsPage(await eventsData(svc), csrf));
     htmlRoute('/admin/limits', async (_ctx, csrf, svc) => limitsPage(await limitsData(svc), csrf));
     htmlRoute('/admin/plugins', async (_ctx, csrf, svc) => pluginsPage(await pluginsData(svc), csrf));
@@ -158,7 +163,8 @@ export const adminPlugin = defineBuiltinPlugin({
     // queue actions (forms)
     const queueAction = (path: string, act: (svc: ServiceContext, ctx: RouteContext) => Promise<string>): void => {
       kit.route('POST', path, async (ctx) => {
-        if (formAction(ctx) === 'login') return redirect(ctx, '/admin/login');
+        const current = formAction(ctx);
+        if (current === 'login') return redirect(ctx, '/admin/login');
         let message: string;
         try {
           message = await act(service(), ctx);
@@ -166,7 +172,7 @@ export const adminPlugin = defineBuiltinPlugin({
           if (!(error instanceof B24Error) || (error.code !== 'B24_ERR_JOB_STATE' && error.code !== 'B24_ERR_JOB_NOT_FOUND' && error.code !== 'B24_ERR_BAD_REQUEST')) throw error;
           message = `${error.code}: ${error.message}`;
         }
-        return redirect(ctx, `/admin/queue?done=${encodeURIComponent(message)}`);
+        return redirect(ctx, `/admin/queue?done=${encodeURIComponent(message)}&sig=${auth.flashSignature(current, message)}`);
       });
     };
     const jobId = (ctx: RouteContext): number => {

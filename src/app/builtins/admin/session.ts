@@ -24,6 +24,10 @@ export interface AdminAuth {
   read(cookie: string | undefined, nowMs: number): AdminSession | undefined;
   /** The CSRF token of a session (a hidden field of every form). */
   csrfToken(session: AdminSession): string;
+  /** The signature of a status message this session's action redirects with (`?done=…&sig=…`). */
+  flashSignature(session: AdminSession, message: string): string;
+  /** Whether `candidate` signs `message` for this session: a page shows only the messages its own actions wrote. */
+  flashMatches(session: AdminSession, message: string, candidate: unknown): boolean;
   csrfMatches(session: AdminSession, candidate: unknown): boolean;
 }
 
@@ -40,6 +44,7 @@ export function createAdminAuth(adminToken: string): AdminAuth {
   const sessionKey = hmac(adminToken, 'b24kit.admin.session.v1');
   const sign = (payload: string): string => hmac(sessionKey, payload).toString('base64url');
   const csrfToken = (session: AdminSession): string => hmac(sessionKey, `csrf.${session.nonce}`).toString('base64url');
+  const flashSignature = (session: AdminSession, message: string): string => hmac(sessionKey, `flash.${session.nonce}.${message}`).toString('base64url');
   return {
     tokenMatches: (candidate) => typeof candidate === 'string' && candidate !== '' && digestsEqual(compareKey, candidate, adminToken),
     issue(nowMs) {
@@ -59,6 +64,8 @@ export function createAdminAuth(adminToken: string): AdminAuth {
     },
     csrfToken,
     csrfMatches: (session, candidate) => typeof candidate === 'string' && digestsEqual(compareKey, candidate, csrfToken(session)),
+    flashSignature,
+    flashMatches: (session, message, candidate) => typeof candidate === 'string' && digestsEqual(compareKey, candidate, flashSignature(session, message)),
   };
 }
 
