@@ -69,6 +69,7 @@ export type {
   AppSignal,
   JobMap,
   SettingsDeclaration,
+  IngestOptions,
   IngestResult,
   RouteMethod,
   RouteOptions,

@@ -26,7 +26,7 @@ import { AppDefinitions, APP_OWNER } from './definitions.js';
 import { ingest } from './intake.js';
 import { internals } from './internals.js';
 import { jobNames } from './job-names.js';
-import type { AppKit, AppSignal, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, PortalStateHandler, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
+import type { AppKit, AppSignal, IngestOptions, IngestResult, JobMap, JobTypes, PortalHook, PortalPurge, PortalStateHandler, ProcessRole, RouteHandler, RouteMethod, RouteOptions, ServiceStart, SettingsDeclaration, UninstallHook } from './kit.js';
 import { mayRegister, type B24Plugin } from './plugin.js';
 import { requireInstalledPortal } from './portal-gate.js';
 import { createAppWorker, startRoles, type Roles, type RunningRoles } from './processes.js';
@@ -196,11 +196,11 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
    * (portal, job, externalId): a resend answers with the same job, a changed payload supersedes a
    * pending one, a dead one runs again (the rule: docs/plugins.md, intake.ts).
    */
-  async ingest<N extends keyof JobsOf<T> & string>(memberId: string, job: N, externalId: string, payload: JobsOf<T>[N]): Promise<IngestResult<JobsOf<T>[N]>> {
+  async ingest<N extends keyof JobsOf<T> & string>(memberId: string, job: N, externalId: string, payload: JobsOf<T>[N], options: IngestOptions = {}): Promise<IngestResult<JobsOf<T>[N]>> {
     this.#assertJob(job);
     const services = await this.#open();
     await requireInstalledPortal(services.portals, memberId);
-    return ingest({ store: services.store, queue: services.queue, nowMs: this.#settings.nowMs }, { memberId, jobName: jobNames.job(job), externalId, payload });
+    return ingest({ store: services.store, queue: services.queue, nowMs: this.#settings.nowMs }, { memberId, jobName: jobNames.job(job), externalId, payload, version: options.version });
   }
 
   async deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number; jobIds?: number[] }> {
@@ -291,7 +291,7 @@ export class B24App<T extends AppTypes = AppTypes> implements AppKit<SettingsOf<
     // what route handlers call as ctx.ingest / ctx.enqueue: the app's own, untyped at this seam
     const app = this as unknown as B24App;
     const intake: AppIntake = {
-      ingest: (memberId, job, externalId, payload) => app.ingest(memberId, job, externalId, payload),
+      ingest: (memberId, job, externalId, payload, options) => app.ingest(memberId, job, externalId, payload, options),
       enqueue: (memberId, job, payload, options) => app.enqueue(memberId, job, payload, options),
     };
     if (!settings.demo) {
@@ -414,8 +414,8 @@ class PluginKit {
     return this.app.enqueue(memberId, name, payload, options);
   }
 
-  ingest(memberId: string, job: string, externalId: string, payload: Json): Promise<IngestResult<Json>> {
-    return this.app.ingest(memberId, job, externalId, payload);
+  ingest(memberId: string, job: string, externalId: string, payload: Json, options?: IngestOptions): Promise<IngestResult<Json>> {
+    return this.app.ingest(memberId, job, externalId, payload, options);
   }
 
   deliverEvent(memberId: string, delivery: EventDelivery, options: { dedupeKey: string }): Promise<{ status: 'queued' | 'duplicate' | 'ignored'; jobId?: number }> {

@@ -14,6 +14,11 @@
  *
  * so a corrected resend after a dead job runs again, and an identical resend of a done item is
  * answered with the job that did it. `revision` counts the payloads that made or changed a job.
+ *
+ * With a `version` (the item's own modification time at the source, or any number that grows with
+ * each change), a payload whose version is below the newest one seen for the item is answered
+ * `stale` with the item's current job, and changes nothing: a webhook delivered out of order, or
+ * replayed, cannot undo a later change. An equal version is judged by the rule above.
  * One row per item in `b24kit_intake` (migration 0009) records the revision, the payload's hash
  * and the job; the decision and the enqueue commit in one transaction (the row is locked), so two
  * concurrent copies never make two jobs.
@@ -35,15 +40,19 @@ interface IntakeRow {
   revision: number;
   payload_hash: string;
   job_id: number;
+  version: number | string | null;
 }
 
 export async function ingest<P>(
   parts: { store: Store; queue: JobQueue; nowMs: () => number },
-  input: { memberId: string; jobName: string; externalId: string; payload: P },
+  input: { memberId: string; jobName: string; externalId: string; payload: P; version?: number | undefined },
 ): Promise<IngestResult<P>> {
-  const { memberId, jobName, externalId, payload } = input;
+  const { memberId, jobName, externalId, payload, version } = input;
   if (typeof externalId !== 'string' || !EXTERNAL_ID.test(externalId)) {
     throw new B24Error('B24_ERR_INVALID_ARGUMENT', 'ingest: externalId must be 1–200 printable ASCII characters without spaces');
+  }
+  if (version !== undefined && !Number.isSafeInteger(version)) {
+    throw new B24Error('B24_ERR_INVALID_ARGUMENT', `ingest: version must be a whole number (e.g. a modification time in ms), got ${String(version)}`);
   }
   const hash = payloadHash(payload as Json);
   const now = Math.floor(parts.nowMs());
@@ -54,7 +63,7 @@ export async function ingest<P>(
        ON CONFLICT (member_id, source, external_id) DO NOTHING`,
       [memberId, jobName, externalId, now],
     );
-    const row = (await tx.one<IntakeRow>(`SELECT revision, payload_hash, job_id FROM ${INTAKE_TABLE} WHERE member_id = ? AND source = ? AND external_id = ? FOR UPDATE`, [
+    const row = (await tx.one<IntakeRow>(`SELECT revision, payload_hash, job_id, version FROM ${INTAKE_TABLE} WHERE member_id = ? AND source = ? AND external_id = ? FOR UPDATE`, [
       memberId,
       jobName,
       externalId,
@@ -62,8 +71,16 @@ export async function ingest<P>(
     const currentRow = Number(row.revision) > 0 ? await tx.one<JobRow>(`SELECT ${JOB_COLUMNS} FROM ${JOBS_TABLE} WHERE id = ?`, [Number(row.job_id)]) : undefined;
     // a job purged by retention counts as none: the item runs again as new
     const current = currentRow ? toJob<P>(currentRow) : undefined;
+    const newest = row.version === null || row.version === undefined ? undefined : Number(row.version);
+    if (current && version !== undefined && newest !== undefined && version < newest) return { job: current, outcome: 'stale', revision: Number(row.revision) };
     const same = current !== undefined && row.payload_hash === hash;
-    if (current && current.state !== 'dead' && same) return { job: current, outcome: 'duplicate', revision: Number(row.revision) };
+    if (current && current.state !== 'dead' && same) {
+      // nothing to do, but a newer version still counts: an older change arriving later is stale
+      if (version !== undefined && (newest === undefined || version > newest)) {
+        await tx.run(`UPDATE ${INTAKE_TABLE} SET version = ? WHERE member_id = ? AND source = ? AND external_id = ?`, [version, memberId, jobName, externalId]);
+      }
+      return { job: current, outcome: 'duplicate', revision: Number(row.revision) };
+    }
     const revision = Number(row.revision) + 1;
     if (current && current.state === 'queued') {
       // the new payload is new work: a fresh attempt budget, due now (not after the old one's
@@ -87,16 +104,21 @@ export async function ingest<P>(
   });
 }
 
-async function record(tx: Transaction, input: { memberId: string; jobName: string; externalId: string }, revision: number, hash: string, jobId: number, now: number): Promise<void> {
-  await tx.run(`UPDATE ${INTAKE_TABLE} SET revision = ?, payload_hash = ?, job_id = ?, updated_at_ms = ? WHERE member_id = ? AND source = ? AND external_id = ?`, [
-    revision,
-    hash,
-    jobId,
-    now,
-    input.memberId,
-    input.jobName,
-    input.externalId,
-  ]);
+async function record(
+  tx: Transaction,
+  input: { memberId: string; jobName: string; externalId: string; version?: number | undefined },
+  revision: number,
+  hash: string,
+  jobId: number,
+  now: number,
+): Promise<void> {
+  // the newest version seen stays (a payload without one keeps it)
+  await tx.run(
+    `UPDATE ${INTAKE_TABLE} SET revision = ?, payload_hash = ?, job_id = ?, updated_at_ms = ?,
+       version = CASE WHEN version IS NULL OR version < ? THEN ? ELSE version END
+     WHERE member_id = ? AND source = ? AND external_id = ?`,
+    [revision, hash, jobId, now, input.version ?? null, input.version ?? null, input.memberId, input.jobName, input.externalId],
+  );
 }
 
 /** SHA-256 of the payload's JSON with object keys sorted: key order does not make a new revision. */

@@ -45,6 +45,17 @@ export interface SettingsDeclaration<S extends Record<string, unknown> = Record<
   secrets?: ReadonlyArray<keyof S & string>;
 }
 
+/** `ingest`'s options. */
+export interface IngestOptions {
+  /**
+   * The item's version: its modification time at the source (ms), or any whole number that grows
+   * with each change. A payload whose version is below the newest one seen for its key is answered
+   * `stale` and changes nothing, so a webhook delivered out of order (or replayed) cannot undo a
+   * later change. Without it, every changed payload counts as the newest.
+   */
+  version?: number;
+}
+
 /** What `ingest` answers: the job that stands for the item, and whether this call created it. */
 export interface IngestResult<P = Json> {
   job: Job<P>;
@@ -53,9 +64,10 @@ export interface IngestResult<P = Json> {
    * - `duplicate`: same key, same payload, its job queued, running or succeeded: nothing new;
    * - `superseded`: same key, a changed payload, the pending job now carries it (same job id);
    * - `revised`: same key, a changed payload after its job started or finished: a new job;
-   * - `retried`: same key after its job went dead: a new job (with the payload just given).
+   * - `retried`: same key after its job went dead: a new job (with the payload just given);
+   * - `stale`: a `version` below the newest one seen for the key: nothing changed (the job is the key's current one).
    */
-  outcome: 'created' | 'duplicate' | 'superseded' | 'revised' | 'retried';
+  outcome: 'created' | 'duplicate' | 'superseded' | 'revised' | 'retried' | 'stale';
   /** 1 for the first payload of a key, +1 for every changed one (and every retry after a dead job). */
   revision: number;
 }
@@ -102,7 +114,7 @@ export interface RouteContext<S extends Record<string, unknown> = Record<string,
   /** This plugin's (or the app's) settings for the portal. Throws on routes without `:memberId`. */
   readonly settings: PortalSettings<S>;
   /** `app.ingest` for this portal. */
-  ingest<N extends keyof J & string>(job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
+  ingest<N extends keyof J & string>(job: N, externalId: string, payload: J[N], options?: IngestOptions): Promise<IngestResult<J[N]>>;
   /** `app.enqueue` for this portal. */
   enqueue<N extends keyof J & string>(job: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
 }
@@ -331,7 +343,7 @@ export interface AppKit<S extends Record<string, unknown> = Record<string, unkno
    */
   onPortalStateChange(handler: PortalStateHandler): this;
   enqueue<N extends keyof J & string>(memberId: string, name: N, payload: J[N], options?: EnqueueOptions): Promise<Job<J[N]>>;
-  ingest<N extends keyof J & string>(memberId: string, job: N, externalId: string, payload: J[N]): Promise<IngestResult<J[N]>>;
+  ingest<N extends keyof J & string>(memberId: string, job: N, externalId: string, payload: J[N], options?: IngestOptions): Promise<IngestResult<J[N]>>;
   /**
    * Records an event for a portal as if the portal had delivered it — for plugins that bring events
    * from another channel (the offline-events drain does): one transaction stores the inbox row,

@@ -22,7 +22,7 @@ import type { B24Client } from '../rest/client.js';
 import { parseForm } from '../server/body-parsers.js';
 import type { PortalInfo, PortalRegistry } from '../store/portals.js';
 import type { RouteEntry } from './definitions.js';
-import type { AppSignal, IngestResult, RouteContext } from './kit.js';
+import type { AppSignal, IngestOptions, IngestResult, RouteContext } from './kit.js';
 import type { PortalValues } from './portal-values.js';
 import { dummySecret } from './route-auth.js';
 import { portalView } from './portal-view.js';
@@ -32,7 +32,7 @@ export interface AppRouteParts {
   portals: PortalRegistry;
   values: PortalValues;
   client(memberId: string): B24Client;
-  ingest(memberId: string, job: string, externalId: string, payload: Json): Promise<IngestResult>;
+  ingest(memberId: string, job: string, externalId: string, payload: Json, options?: IngestOptions): Promise<IngestResult>;
   enqueue(memberId: string, job: string, payload: Json, options?: EnqueueOptions): Promise<Job>;
   nowMs(): number;
   logger: PinoLogger;
@@ -104,7 +104,7 @@ async function handle(route: RouteEntry, request: FastifyRequest, reply: Fastify
     get settings() {
       return parts.values.for(needPortal('settings').memberId, route.owner);
     },
-    ingest: (job, externalId, payload) => parts.ingest(needPortal('ingest').memberId, job, externalId, payload as Json),
+    ingest: (job, externalId, payload, options) => parts.ingest(needPortal('ingest').memberId, job, externalId, payload as Json, options),
     enqueue: (job, payload, options) => parts.enqueue(needPortal('enqueue').memberId, job, payload as Json, options),
   } as RouteContext;
   try {

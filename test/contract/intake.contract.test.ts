@@ -45,6 +45,34 @@ describe('intake contract', () => {
     queue = makeQueue(store, clock, { defaults: { maxAttempts: 1 } });
   });
 
+  it('with versions: an older version is stale and changes nothing, whatever the job state; an equal or newer one is judged as usual', async () => {
+    const at = (version: number, total: number) =>
+      ingest({ store, queue, nowMs: clock.nowMs }, { memberId: MEMBER, jobName: JOB, externalId: '1010', payload: { total, currency: 'EUR' }, version });
+    const first = await at(2_000, 10);
+    assert.equal(first.outcome, 'created');
+    const older = await at(1_000, 99); // delivered out of order, or replayed
+    assert.deepEqual([older.outcome, older.job.id, older.revision], ['stale', first.job.id, 1]);
+    assert.deepEqual((await queue.get(first.job.id))?.payload, { total: 10, currency: 'EUR' }, 'the queued job kept its payload');
+    const newer = await at(3_000, 12);
+    assert.deepEqual([newer.outcome, newer.job.id, newer.revision], ['superseded', first.job.id, 2]);
+    await finish(first.job.id, 'succeed');
+    assert.equal((await at(2_500, 11)).outcome, 'stale', 'older than the newest seen (3000), after the job finished too');
+    assert.equal((await at(3_000, 12)).outcome, 'duplicate');
+    const equalChanged = await at(3_000, 13);
+    assert.equal(equalChanged.outcome, 'revised', 'an equal version with another payload is a change');
+    // a call without a version keeps the newest one seen
+    const unversioned = await ingest({ store, queue, nowMs: clock.nowMs }, { memberId: MEMBER, jobName: JOB, externalId: '1010', payload: { total: 14, currency: 'EUR' } });
+    assert.equal(unversioned.outcome, 'superseded');
+    assert.equal((await at(2_999, 15)).outcome, 'stale');
+    const row = await store.one<{ version: number | string }>(`SELECT version FROM ${INTAKE_TABLE} WHERE external_id = '1010'`);
+    assert.equal(Number(row?.version), 3_000);
+    // the same payload with a newer version changes no job, but raises the newest version seen
+    const same = await ingest({ store, queue, nowMs: clock.nowMs }, { memberId: MEMBER, jobName: JOB, externalId: '1010', payload: { total: 14, currency: 'EUR' }, version: 5_000 });
+    assert.equal(same.outcome, 'duplicate');
+    assert.equal((await at(4_000, 16)).outcome, 'stale', 'older than the duplicate’s version');
+    await assert.rejects(at(1.5, 1), (error: unknown) => error instanceof B24Error && error.code === 'B24_ERR_INVALID_ARGUMENT');
+  });
+
   it('a first item is created; the same payload again is a duplicate of the same job', async () => {
     const first = await take('1001', { total: 10, currency: 'EUR' });
     assert.equal(first.outcome, 'created');

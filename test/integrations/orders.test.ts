@@ -231,6 +231,34 @@ describe('orders plugin: store orders → deals', () => {
     assert.deepEqual(await contactsByEmail(portalA, 'jon@example.test'), [Number(deal.CONTACT_ID)]);
   });
 
+  it('an update older than one already taken (Shopify does not promise order; or a replay) is answered 200 stale: the deal does not move back', async () => {
+    const created = JSON.parse(fixture('shopify-order.json')) as Record<string, unknown>;
+    const withStatus = (updatedAt: string, extra: Record<string, unknown>) => JSON.stringify({ ...created, id: 820982911946154600, admin_graphql_api_id: 'gid://shopify/Order/820982911946154600', name: '#9998', updated_at: updatedAt, ...extra });
+    const paid = withStatus('2026-11-30T13:00:00-05:00', { financial_status: 'paid' });
+    const first = await post(portalA, paid, shopifyHeaders(paid, secretA));
+    assert.equal((await finished(first.json.jobId as number)).state, 'succeeded');
+    const fulfilled = withStatus('2026-11-30T14:00:00-05:00', { financial_status: 'paid', fulfillment_status: 'fulfilled' });
+    const later = await post(portalA, fulfilled, shopifyHeaders(fulfilled, secretA, 'orders/updated'));
+    assert.equal(later.json.outcome, 'revised');
+    assert.equal((await finished(later.json.jobId as number)).state, 'succeeded');
+    // edited at the store in a field the plugin does not read: a newer time alone is no new work
+    const touched = withStatus('2026-11-30T14:05:00-05:00', { financial_status: 'paid', fulfillment_status: 'fulfilled', note: 'gift wrap' });
+    const again = await post(portalA, touched, shopifyHeaders(touched, secretA, 'orders/updated'));
+    assert.deepEqual([again.json.outcome, again.json.jobId], ['duplicate', later.json.jobId], again.text);
+    const before = await stored();
+    // the 13:30 update (still pending payment, say) arrives last
+    const late = withStatus('2026-11-30T13:30:00-05:00', { financial_status: 'pending' });
+    const answer = await post(portalA, late, shopifyHeaders(late, secretA, 'orders/updated'));
+    assert.deepEqual([answer.status, answer.json.outcome, answer.json.jobId], [200, 'stale', later.json.jobId], answer.text);
+    assert.deepEqual(await stored(), before, 'no job, no intake change');
+    const [deal] = await deals(portalA, { ORIGINATOR_ID: 'b24kit.orders.shopify', ORIGIN_ID: '820982911946154600' });
+    assert.equal(deal?.STAGE_ID, 'WON', 'still fulfilled');
+    // a time that is not one: 400 naming the field
+    const bad = withStatus('yesterday', {});
+    const refused = await post(portalA, bad, shopifyHeaders(bad, secretA, 'orders/updated'));
+    assert.deepEqual([refused.status, refused.json.field], [400, 'updated_at'], refused.text);
+  });
+
   it('a contact is found by e-mail, else by the phone reduced to digits, before one is added', async () => {
     const first = JSON.stringify(genericOrder('5101', { customer: { email: 'repeat@example.test', phone: '+44 20 7946 0000', firstName: 'Rita' } }));
     const a = await post(portalA, first, genericHeaders(first, secretA));

@@ -33,6 +33,24 @@ export const OptionalName = z
   .optional()
   .transform((value) => value?.trim() ?? '');
 
+/**
+ * When the store last changed the order, as an ISO 8601 time (one without a zone is UTC, as
+ * WooCommerce's `date_modified_gmt`); absent or null means unknown. Read into epoch ms.
+ */
+export const ModifiedAt = z
+  .union([z.string().max(40), z.null()])
+  .optional()
+  .transform((value, ctx) => {
+    if (value === null || value === undefined || value.trim() === '') return null;
+    const text = value.trim();
+    const ms = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time like "2026-11-30T15:28:08Z"' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 export type OrderItem = {
   name: string;
   sku: string | null;
@@ -55,6 +73,12 @@ export type Order = {
   total: string;
   customer: { email: string | null; phone: string | null; firstName: string; lastName: string };
   items: OrderItem[];
+  /**
+   * When the store last changed the order (epoch ms), if it says: the route passes it to ingest as
+   * the `version` (a delivery older than one already taken is answered `stale` and changes nothing)
+   * and leaves it out of the job's payload (a newer time alone is no new work).
+   */
+  updatedAtMs?: number | null;
 };
 
 /** A request the route refuses with 400: `field` names what is wrong (a body path or a header). */

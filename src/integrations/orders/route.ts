@@ -7,6 +7,9 @@
  * Then: persist, then acknowledge. The body is read into an `Order` (400 naming the field at fault
  * when it cannot be, nothing stored) and handed to `ctx.ingest(job, source:id, order)`, which
  * collapses resends and lets a changed order supersede or revise its job; the route answers 202.
+ * The order's modification time at the store (`updated_at`, `date_modified_gmt`, `updatedAt`) is
+ * ingest's `version`: a delivery older than one already taken is answered 200 `stale` and changes
+ * nothing, so a late or replayed update cannot move a deal back.
  */
 import type { RouteAuth, RouteContext } from '../../index.js';
 import type { Headers, OrderFormat } from './formats/format.js';
@@ -68,7 +71,15 @@ export async function receiveOrder(ctx: RouteContext<Record<string, unknown>, Or
     ctx.status(400);
     return { error: 'B24_ERR_BAD_REQUEST', message: error.message, field: error.field };
   }
-  const { job, outcome, revision } = await ctx.ingest(ORDER_JOB, `${order.source}:${order.id}`, order);
+  // the store's modification time orders the deliveries of one order: an older one changes nothing.
+  // It is not part of the job's payload: a newer time alone (a note edited at the store) is no new work
+  const { updatedAtMs, ...content } = order;
+  const version = typeof updatedAtMs === 'number' ? { version: updatedAtMs } : {};
+  const { job, outcome, revision } = await ctx.ingest(ORDER_JOB, `${order.source}:${order.id}`, content, version);
+  if (outcome === 'stale') {
+    ctx.log.info({ source: order.source, orderId: order.id, jobId: job.id, revision }, 'orders: an older version of the order than one already taken (late or replayed); ignored');
+    return { jobId: job.id, outcome, revision }; // 200: nothing new to do; the store must not resend it
+  }
   ctx.log.info({ source: order.source, orderId: order.id, jobId: job.id, outcome, revision }, 'orders: order received');
   ctx.status(202);
   return { jobId: job.id, outcome, revision };

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { auth } from '../../../index.js';
-import { Money, OptionalEmail, OptionalName, OptionalPhone, OrderId, parseBody, type Order } from '../order.js';
+import { Money, OptionalEmail, OptionalName, ModifiedAt, OptionalPhone, OrderId, parseBody, type Order } from '../order.js';
 import { header, SECRET_KEY, type OrderFormat } from './format.js';
 
 export const GENERIC_SIGNATURE_HEADER = 'x-b24kit-signature';
@@ -25,6 +25,7 @@ export const GenericOrder = z.object({
   status: z.string().min(1).max(50),
   currency: z.string().min(1).max(10),
   total: Money,
+  updatedAt: ModifiedAt,
   customer: z
     .object({ email: OptionalEmail, phone: OptionalPhone, firstName: OptionalName, lastName: OptionalName })
     .optional(),
@@ -51,6 +52,7 @@ export const generic: OrderFormat = {
         ? { email: order.customer.email, phone: order.customer.phone, firstName: order.customer.firstName, lastName: order.customer.lastName }
         : { email: null, phone: null, firstName: '', lastName: '' },
       items: order.items.map((item) => ({ name: item.name, sku: item.sku ?? null, price: item.price, quantity: item.quantity })),
+      updatedAtMs: order.updatedAt,
     };
   },
 };

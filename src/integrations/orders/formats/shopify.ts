@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { auth } from '../../../index.js';
-import { Money, OptionalEmail, OptionalName, OptionalPhone, OrderId, OrderRejected, parseBody, type Order } from '../order.js';
+import { Money, OptionalEmail, OptionalName, ModifiedAt, OptionalPhone, OrderId, OrderRejected, parseBody, type Order } from '../order.js';
 import { header, SECRET_KEY, type OrderFormat } from './format.js';
 
 export const SHOPIFY_TOPICS = ['orders/create', 'orders/updated'] as const;
@@ -34,6 +34,7 @@ export const ShopifyOrder = z.object({
   financial_status: z.string().max(50).nullable().optional(),
   fulfillment_status: z.string().max(50).nullable().optional(),
   cancelled_at: z.string().nullable().optional(),
+  updated_at: ModifiedAt,
   customer: Person,
   billing_address: Person,
   line_items: z
@@ -72,6 +73,7 @@ export const shopify: OrderFormat = {
         lastName: person?.last_name ?? '',
       },
       items: order.line_items.map((item) => ({ name: item.title, sku: item.sku || null, price: item.price, quantity: item.quantity })),
+      updatedAtMs: order.updated_at,
     };
   },
 };

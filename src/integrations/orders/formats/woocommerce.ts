@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import { auth } from '../../../index.js';
-import { Money, OptionalEmail, OptionalName, OptionalPhone, OrderId, OrderRejected, parseBody, type Order } from '../order.js';
+import { Money, OptionalEmail, OptionalName, ModifiedAt, OptionalPhone, OrderId, OrderRejected, parseBody, type Order } from '../order.js';
 import { header, SECRET_KEY, type Headers, type OrderFormat } from './format.js';
 
 export const WOOCOMMERCE_TOPICS = ['order.created', 'order.updated'] as const;
@@ -27,6 +27,7 @@ export const WooCommerceOrder = z.object({
   status: z.string().min(1).max(50),
   currency: z.string().min(1).max(10),
   total: Money,
+  date_modified_gmt: ModifiedAt,
   billing: z.object({ first_name: OptionalName, last_name: OptionalName, email: OptionalEmail, phone: OptionalPhone }).optional(),
   line_items: z
     .array(z.object({ name: z.string().min(1).max(255), sku: z.string().max(100).nullable().optional(), quantity: z.number().positive(), price: Money }))
@@ -58,6 +59,7 @@ export const woocommerce: OrderFormat = {
         lastName: order.billing?.last_name ?? '',
       },
       items: order.line_items.map((item) => ({ name: item.name, sku: item.sku || null, price: item.price, quantity: item.quantity })),
+      updatedAtMs: order.date_modified_gmt,
     };
   },
 };
