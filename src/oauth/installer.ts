@@ -22,8 +22,8 @@
  * constant time (docs/protocol.md §2.5). That token travels in every event and robot call, so it is
  * not proof enough to give up a portal: the uninstall is then confirmed with the OAuth server
  * (`app.info` with the portal's stored tokens, refreshed if due). If the server still vouches for
- * the tokens, the app is installed and the uninstall is refused; if it cannot be asked, the portal
- * is marked uninstalled but `CLEAN` is not honoured (the data stays, for an operator to purge).
+ * the tokens, the app is installed and the uninstall is refused (403); if it cannot tell, nothing
+ * changes (503) and an error line says how to purge a portal that really is gone.
  * A failure stores nothing and throws a B24Error whose `status` is the HTTP
  * answer. Every stored or refused replacement is an audit log line and an `onCredentials` call
  * (the app counts them in /metrics).
@@ -50,7 +50,10 @@ export interface PortalInstallerOptions extends OAuthServerPolicy {
    * The portal's stored access token, refreshed if due (the token service: one refresh across
    * processes). Used to confirm an ONAPPUNINSTALL with the OAuth server.
    */
-  grants: { getGrant(memberId: string): Promise<AccessGrant> };
+  grants: {
+    getGrant(memberId: string): Promise<AccessGrant>;
+    refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined): Promise<AccessGrant>;
+  };
   /** Our client_id: app.info must name it. */
   clientId: string;
   hooks?: Partial<PortalLifecycleHooks>;
@@ -189,16 +192,23 @@ export class PortalInstaller {
    * ONAPPUNINSTALL for `urlMemberId` (docs/protocol.md §2.5). The event carries only the
    * application_token, which every event and robot call carries too; so before anything changes,
    * the OAuth server is asked whether the app's access is gone (`#checkUninstalled`):
+   * - gone → the portal is `uninstalled` (tokens wiped), the onUninstalled hooks run; with `clean`,
+   *   everything stored for it is deleted;
    * - still installed → 403 B24_ERR_FORBIDDEN, nothing changed (a forged uninstall);
-   * - gone → the portal is `uninstalled`; with `clean`, everything stored for it is deleted;
-   * - the server could not be asked → `uninstalled`, but `clean` is not honoured: the data stays
-   *   until an operator purges it (`b24kit portals purge`), as a warning says.
-   * Returns whether the data was wiped and what the OAuth server said.
+   * - it cannot be told (the OAuth server unreachable, or a `needs_reauth` portal whose tokens can
+   *   prove nothing) → 503 B24_ERR_OAUTH_UNAVAILABLE, nothing changed, an error line saying so.
+   * A repeat for a portal already uninstalled changes nothing either (`clean` included: there is
+   * nothing left to show the OAuth server). Returns whether the data was wiped.
    */
-  async uninstall(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined; clean: boolean }): Promise<{ purged: boolean; check: UninstallCheck }> {
+  async uninstall(urlMemberId: string, event: { memberId: string; applicationToken: string | undefined; clean: boolean }): Promise<{ purged: boolean }> {
     assertSameMember(urlMemberId, event.memberId);
     await this.#requireApplicationToken(event.memberId, event.applicationToken);
-    const check = await this.#checkUninstalled(event.memberId);
+    const known = await this.#portals.info(event.memberId);
+    if (!known || known.state === 'uninstalled') {
+      this.#logger.info({ memberId: event.memberId, clean: event.clean }, 'ONAPPUNINSTALL for a portal already uninstalled: nothing changed');
+      return { purged: false };
+    }
+    const check = await this.#checkUninstalled(known);
     if (check === 'still-installed') {
       this.#logger.warn(
         { audit: 'uninstall_refused', memberId: event.memberId, clean: event.clean },
@@ -206,38 +216,36 @@ export class PortalInstaller {
       );
       throw new B24Error('B24_ERR_FORBIDDEN', 'The app is still installed on this portal (app.info)', { memberId: event.memberId });
     }
+    if (check === 'unconfirmed') {
+      const error = new B24Error('B24_ERR_OAUTH_UNAVAILABLE', 'ONAPPUNINSTALL could not be confirmed with the OAuth server; nothing changed', { memberId: event.memberId, status: 503 });
+      this.#logger.error(
+        { memberId: event.memberId, state: known.state, clean: event.clean, err: error },
+        'ONAPPUNINSTALL could not be confirmed (the OAuth server unreachable, or a needs_reauth portal whose tokens prove nothing): the portal is unchanged. If the app really was removed, `b24kit portals purge <memberId>` deletes its data',
+      );
+      throw error;
+    }
     await this.#portals.markUninstalled(event.memberId);
     const uninstalled = await this.#portals.info(event.memberId);
     if (uninstalled) await this.#runHooks('onUninstalled', uninstalled, { clean: event.clean });
-    const purge = event.clean && check === 'confirmed';
-    if (event.clean && !purge) {
-      this.#logger.warn(
-        { memberId: event.memberId },
-        'ONAPPUNINSTALL asked to delete the portal\'s data (CLEAN), but the OAuth server could not confirm the uninstall: the data is kept; `b24kit portals purge <memberId>` deletes it',
-      );
-    }
-    const purged = purge ? await this.#portals.purge(event.memberId) : false;
+    const purged = event.clean ? await this.#portals.purge(event.memberId) : false;
     this.#logger.info({ memberId: event.memberId, purged, check }, 'app uninstalled');
-    return { purged, check };
+    return { purged };
   }
 
   /**
-   * Is the app's access to the portal gone, as an uninstall revokes it? The stored tokens (refreshed
-   * by the token service when due) are shown to `app.info` on the OAuth server: vouched for →
-   * `still-installed`; refused, or the refresh refused → `confirmed`; no answer → `unconfirmed`.
+   * Is the app's access to the portal gone, as an uninstall revokes it? The stored tokens, refreshed
+   * by the token service when due, are shown to `app.info` on the OAuth server:
+   * - vouched for → `still-installed`;
+   * - refused → perhaps only that access token is dead (another process refreshed the pair a moment
+   *   ago): the service refreshes after the rejection (or hands over the newer pair) and app.info is
+   *   asked again; refused again, or the refresh refused → `confirmed`; a refresh granted or a
+   *   token vouched for → `still-installed`;
+   * - no answer, an untrusted OAuth server, or a `needs_reauth` portal (its refresh token was
+   *   refused before: nothing to show) → `unconfirmed`.
    */
-  async #checkUninstalled(memberId: string): Promise<UninstallCheck> {
-    let grant: AccessGrant;
-    try {
-      grant = await this.#grants.getGrant(memberId);
-    } catch (error) {
-      // the OAuth server refused the refresh token (or did so before: needs_reauth), or a repeat
-      if (error instanceof B24Error && (error.code === 'B24_ERR_TOKEN_REVOKED' || error.code === 'B24_ERR_PORTAL_UNINSTALLED')) return 'confirmed';
-      this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the portal\'s tokens could not be read or refreshed to confirm it');
-      return 'unconfirmed';
-    }
-    const known = await this.#portals.info(memberId);
-    if (!grant.accessToken || !known) return 'confirmed';
+  async #checkUninstalled(known: PortalInfo): Promise<UninstallCheck> {
+    const { memberId } = known;
+    if (known.state === 'needs_reauth') return 'unconfirmed';
     let serverEndpoint: string;
     try {
       serverEndpoint = trustedServerEndpoint(known.serverEndpoint, this.#policy);
@@ -245,11 +253,37 @@ export class PortalInstaller {
       this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the stored OAuth server is no longer trusted; it was not asked to confirm the uninstall');
       return 'unconfirmed';
     }
+    const refreshRefused = (error: unknown): boolean => error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED';
+    let grant: AccessGrant;
     try {
-      await this.#verify(grant.accessToken, serverEndpoint, memberId, undefined);
+      grant = await this.#grants.getGrant(memberId);
+    } catch (error) {
+      if (refreshRefused(error)) return 'confirmed';
+      this.#logger.warn({ memberId, err: error }, "ONAPPUNINSTALL: the portal's tokens could not be read or refreshed to confirm it");
+      return 'unconfirmed';
+    }
+    const first = await this.#askAppInfo(memberId, serverEndpoint, grant.accessToken);
+    if (first !== 'refused') return first;
+    let renewed: AccessGrant;
+    try {
+      renewed = await this.#grants.refreshAfterRejection(memberId, grant.accessToken);
+    } catch (error) {
+      if (refreshRefused(error)) return 'confirmed';
+      this.#logger.warn({ memberId, err: error }, "ONAPPUNINSTALL: the portal's tokens could not be refreshed to confirm it");
+      return 'unconfirmed';
+    }
+    const second = await this.#askAppInfo(memberId, serverEndpoint, renewed.accessToken);
+    return second === 'refused' ? 'confirmed' : second;
+  }
+
+  /** app.info's word on one access token: vouched for (`still-installed`), refused, or no answer (`unconfirmed`). */
+  async #askAppInfo(memberId: string, serverEndpoint: string, accessToken: string | undefined): Promise<'still-installed' | 'refused' | 'unconfirmed'> {
+    if (!accessToken) return 'unconfirmed';
+    try {
+      await this.#verify(accessToken, serverEndpoint, memberId, undefined);
       return 'still-installed';
     } catch (error) {
-      if (error instanceof B24Error && error.code === 'B24_ERR_FORBIDDEN') return 'confirmed';
+      if (error instanceof B24Error && error.code === 'B24_ERR_FORBIDDEN') return 'refused';
       this.#logger.warn({ memberId, err: error }, 'ONAPPUNINSTALL: the OAuth server could not be asked to confirm it');
       return 'unconfirmed';
     }

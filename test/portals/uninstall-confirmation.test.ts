@@ -6,7 +6,8 @@
  * - the app still installed (the token expired, or not) → 403, nothing changed;
  * - the portal really uninstalled the app (its tokens revoked, expired or not) → uninstalled, CLEAN
  *   purges;
- * - the OAuth server unreachable → uninstalled, but CLEAN is not honoured and a warning says so.
+ * - it cannot be told (the OAuth server unreachable, a needs_reauth portal) → 503, nothing changed;
+ * - a repeat for a portal already uninstalled changes nothing, CLEAN included.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,6 +73,18 @@ describe('ONAPPUNINSTALL is confirmed with the OAuth server', () => {
     await client.close();
   });
 
+  it('the app still installed, its stored token dead though the app thinks it valid (clock skew, a refresh elsewhere): app.info refuses it, the refreshed pair is vouched for → 403', async () => {
+    const portal = await install();
+    // the app believes its access token lives on; the OAuth server has expired it
+    await app.store.run('UPDATE portals SET expires_at_ms = ? WHERE member_id = ?', [emu.emulator.clock.nowMs() + 10 * 3_600_000, portal.memberId]);
+    await advanceClock(emu, 3700);
+    const answer = await uninstallEvent(portal, true);
+    assert.deepEqual([answer.status, answer.body.error], [403, 'B24_ERR_FORBIDDEN'], JSON.stringify(answer.body));
+    const stored = await app.runtime.portals.require(portal.memberId);
+    assert.equal(stored.state, 'active');
+    assert.equal(await refreshes(portal.memberId), 2, 'refreshed once after app.info refused the old token');
+  });
+
   it('really uninstalled, its access token expired: the refresh is refused → uninstalled, CLEAN purges', async () => {
     const portal = await install();
     await control(emu, `/portals/${portal.memberId}/uninstall`, {});
@@ -89,24 +102,48 @@ describe('ONAPPUNINSTALL is confirmed with the OAuth server', () => {
     assert.equal(done?.check, 'confirmed');
   });
 
-  it('the OAuth server cannot be asked: uninstalled, but CLEAN is not honoured — the data stays and a warning says how to delete it', async () => {
+  it('the OAuth server cannot be asked: 503, nothing changed, an error line says so; once it answers, the same event uninstalls and purges', async () => {
     const portal = await install();
     await control(emu, `/portals/${portal.memberId}/uninstall`, {});
+    const before = await app.runtime.portals.require(portal.memberId);
     proxy.set('cut');
+    let answer: Awaited<ReturnType<typeof uninstallEvent>>;
     try {
-      assert.deepEqual(await uninstallEvent(portal, true), { status: 200, body: { status: 'success' } });
+      answer = await uninstallEvent(portal, true);
     } finally {
       proxy.set('open');
     }
-    const stored = await app.runtime.portals.require(portal.memberId);
-    assert.equal(stored.state, 'uninstalled');
-    assert.equal(stored.accessToken, null, 'its tokens are wiped');
+    assert.deepEqual([answer.status, answer.body.error], [503, 'B24_ERR_OAUTH_UNAVAILABLE'], JSON.stringify(answer.body));
+    const after = await app.runtime.portals.require(portal.memberId);
+    assert.deepEqual({ ...after, lastUsedAtMs: undefined }, { ...before, lastUsedAtMs: undefined }, 'the portal row is unchanged: state, tokens, application_token');
     const mine = logs().filter((line) => line.memberId === portal.memberId);
     const unreachable = mine.find((line) => line.msg.startsWith('ONAPPUNINSTALL: the OAuth server could not be asked'));
     assert.ok(unreachable?.err?.message, 'the failure is logged as an Error');
-    const kept = mine.find((line) => line.msg.includes('the data is kept'));
-    assert.ok(kept && kept.level === 40);
-    assert.match(kept.msg, /b24kit portals purge/);
-    assert.equal(mine.find((line) => line.msg === 'app uninstalled')?.check, 'unconfirmed');
+    const unconfirmed = mine.find((line) => line.msg.startsWith('ONAPPUNINSTALL could not be confirmed'));
+    assert.ok(unconfirmed && unconfirmed.level === 50 && unconfirmed.err?.message);
+    assert.match(unconfirmed.msg, /b24kit portals purge/);
+    assert.deepEqual(await uninstallEvent(portal, true), { status: 200, body: { status: 'success' } });
+    assert.equal(await app.runtime.portals.info(portal.memberId), undefined);
+  });
+
+  it('a portal in needs_reauth (its refresh token refused before) cannot prove anything: a CLEAN uninstall is 503, nothing changed', async () => {
+    const portal = await install();
+    // the app is still installed at the portal; only the app's refresh token failed once (e.g. it aged out)
+    await app.store.run(`UPDATE portals SET state = 'needs_reauth' WHERE member_id = ?`, [portal.memberId]);
+    const answer = await uninstallEvent(portal, true);
+    assert.deepEqual([answer.status, answer.body.error], [503, 'B24_ERR_OAUTH_UNAVAILABLE'], JSON.stringify(answer.body));
+    const after = await app.runtime.portals.require(portal.memberId);
+    assert.equal(after.state, 'needs_reauth');
+    assert.equal(after.applicationToken, portal.application_token);
+  });
+
+  it('a repeat for a portal already uninstalled changes nothing, CLEAN included (nothing left to prove it with)', async () => {
+    const portal = await install();
+    await control(emu, `/portals/${portal.memberId}/uninstall`, {});
+    assert.deepEqual(await uninstallEvent(portal, false), { status: 200, body: { status: 'success' } });
+    assert.equal((await app.runtime.portals.require(portal.memberId)).state, 'uninstalled');
+    assert.deepEqual(await uninstallEvent(portal, true), { status: 200, body: { status: 'success' } });
+    const kept = await app.runtime.portals.require(portal.memberId);
+    assert.equal(kept.state, 'uninstalled', 'the row is still there: a second event cannot purge what the first kept');
   });
 });
