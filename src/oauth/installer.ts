@@ -51,8 +51,8 @@ export interface PortalInstallerOptions extends OAuthServerPolicy {
    * processes). Used to confirm an ONAPPUNINSTALL with the OAuth server.
    */
   grants: {
-    getGrant(memberId: string): Promise<AccessGrant>;
-    refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined): Promise<AccessGrant>;
+    getGrant(memberId: string, options?: { probe?: boolean }): Promise<AccessGrant>;
+    refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined, options?: { probe?: boolean }): Promise<AccessGrant>;
   };
   /** Our client_id: app.info must name it. */
   clientId: string;
@@ -256,7 +256,8 @@ export class PortalInstaller {
     const refreshRefused = (error: unknown): boolean => error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED';
     let grant: AccessGrant;
     try {
-      grant = await this.#grants.getGrant(memberId);
+      // probes: a refused refresh answers the question without moving the portal to needs_reauth
+      grant = await this.#grants.getGrant(memberId, { probe: true });
     } catch (error) {
       if (refreshRefused(error)) return 'confirmed';
       this.#logger.warn({ memberId, err: error }, "ONAPPUNINSTALL: the portal's tokens could not be read or refreshed to confirm it");
@@ -266,7 +267,7 @@ export class PortalInstaller {
     if (first !== 'refused') return first;
     let renewed: AccessGrant;
     try {
-      renewed = await this.#grants.refreshAfterRejection(memberId, grant.accessToken);
+      renewed = await this.#grants.refreshAfterRejection(memberId, grant.accessToken, { probe: true });
     } catch (error) {
       if (refreshRefused(error)) return 'confirmed';
       this.#logger.warn({ memberId, err: error }, "ONAPPUNINSTALL: the portal's tokens could not be refreshed to confirm it");

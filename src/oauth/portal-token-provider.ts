@@ -65,6 +65,11 @@ const STORE_WRITE_MAX_WAIT_MS = 2000;
 /** The share of the lease kept free at its end (the lease's expiry is the store's clock, not ours). */
 const STORE_WRITE_LEASE_MARGIN = 0.1;
 
+export interface GrantOptions {
+  /** Only asking whether the pair works: a refused refresh leaves the portal's state alone (see getGrant). */
+  probe?: boolean;
+}
+
 export class PortalTokenService {
   readonly #portals: PortalRegistry;
   readonly #client: OAuthTokenClient;
@@ -99,9 +104,14 @@ export class PortalTokenService {
     return this.#nowMs();
   }
 
-  /** A grant valid for at least `refreshAheadMs` (or half the token's lifetime, if shorter). */
-  async getGrant(memberId: string): Promise<AccessGrant> {
-    const { record } = await this.#ensure(memberId, this.#expiringSoon);
+  /**
+   * A grant valid for at least `refreshAheadMs` (or half the token's lifetime, if shorter).
+   * `probe`: the caller only asks whether the pair still works (the uninstall check): a refresh the
+   * OAuth server refuses then throws B24_ERR_TOKEN_REVOKED without moving the portal to
+   * `needs_reauth` or counting a refresh failure.
+   */
+  async getGrant(memberId: string, options: GrantOptions = {}): Promise<AccessGrant> {
+    const { record } = await this.#ensure(memberId, this.#expiringSoon, options.probe === true);
     await this.#touch(memberId);
     return grantOf(record);
   }
@@ -110,10 +120,10 @@ export class PortalTokenService {
    * The portal rejected `rejectedAccessToken` (expired_token / invalid_token). Refresh only if the
    * stored access token is still that one; otherwise another caller already refreshed: use theirs.
    */
-  async refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined): Promise<AccessGrant> {
+  async refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined, options: GrantOptions = {}): Promise<AccessGrant> {
     // without the rejected token we cannot tell whether someone refreshed since: don't spend the refresh token
     const need: Need = rejectedAccessToken === undefined ? this.#expiringSoon : (record) => record.accessToken === rejectedAccessToken;
-    const { record } = await this.#ensure(memberId, need);
+    const { record } = await this.#ensure(memberId, need, options.probe === true);
     return grantOf(record);
   }
 
@@ -140,7 +150,7 @@ export class PortalTokenService {
   };
 
   /** Joins the in-process flight for the portal, or starts one; returns a record where `need` is false. */
-  async #ensure(memberId: string, need: Need): Promise<Outcome> {
+  async #ensure(memberId: string, need: Need, probe = false): Promise<Outcome> {
     for (;;) {
       const flight = this.#flights.get(memberId);
       if (flight) {
@@ -150,13 +160,13 @@ export class PortalTokenService {
         if (outcome.refreshed || outcome.error !== undefined || !need(outcome.record, this.#nowMs())) return { record: outcome.record, refreshed: false };
         continue;
       }
-      const started = this.#flow(memberId, need).finally(() => this.#flights.delete(memberId));
+      const started = this.#flow(memberId, need, probe).finally(() => this.#flights.delete(memberId));
       this.#flights.set(memberId, started);
       return started;
     }
   }
 
-  async #flow(memberId: string, need: Need): Promise<Outcome> {
+  async #flow(memberId: string, need: Need, probe: boolean): Promise<Outcome> {
     const startedAt = performance.now();
     for (;;) {
       const record = await this.#portals.get(memberId);
@@ -166,7 +176,7 @@ export class PortalTokenService {
       const owner = randomUUID();
       const leaseTakenAt = performance.now();
       if (await this.#portals.acquireRefreshLease(memberId, record.version, owner, this.#leaseMs)) {
-        const outcome = await this.#refreshHoldingLease(record, owner, leaseTakenAt + this.#leaseMs);
+        const outcome = await this.#refreshHoldingLease(record, owner, leaseTakenAt + this.#leaseMs, probe);
         if (outcome) return outcome;
         continue; // the row changed under us (reinstall): read it again
       }
@@ -183,7 +193,7 @@ export class PortalTokenService {
    * Calls the token endpoint (we hold the lease until `leaseEndsAt`, performance.now() time) and
    * stores the new pair before returning it.
    */
-  async #refreshHoldingLease(record: PortalRecord, owner: string, leaseEndsAt: number): Promise<Outcome | undefined> {
+  async #refreshHoldingLease(record: PortalRecord, owner: string, leaseEndsAt: number, probe: boolean): Promise<Outcome | undefined> {
     const { memberId } = record;
     if (!record.refreshToken) {
       this.#onRefresh?.({ memberId, ok: false, reason: 'no_refresh_token' });
@@ -194,6 +204,11 @@ export class PortalTokenService {
     try {
       tokens = await this.#client.refresh({ refreshToken: record.refreshToken, serverEndpoint: record.serverEndpoint });
     } catch (error) {
+      if (probe && error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED') {
+        // the answer the probe asked for: the pair is dead; what that means for the portal is the caller's to decide
+        await this.#portals.releaseRefreshLease(memberId, owner, true).catch(() => undefined);
+        throw new B24Error('B24_ERR_TOKEN_REVOKED', undefined, { memberId, bitrixCode: error.bitrixCode, status: error.status, cause: error });
+      }
       this.#onRefresh?.({ memberId, ok: false, reason: refreshFailureReason(error) });
       if (error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED') {
         if (await this.#portals.markNeedsReauth(memberId, record.version, owner, error.bitrixCode !== undefined ? { bitrixCode: error.bitrixCode } : {})) {

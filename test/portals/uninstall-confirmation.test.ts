@@ -91,6 +91,8 @@ describe('ONAPPUNINSTALL is confirmed with the OAuth server', () => {
     await advanceClock(emu, 3700);
     assert.deepEqual(await uninstallEvent(portal, true), { status: 200, body: { status: 'success' } });
     assert.equal(await app.runtime.portals.info(portal.memberId), undefined, 'everything stored for it is gone');
+    // the refused refresh was the check's answer, not a portal needing re-authorization (no alert on every uninstall)
+    assert.equal(logs().filter((line) => line.memberId === portal.memberId && /needs re-authorization/.test(line.msg)).length, 0);
   });
 
   it('really uninstalled, its token still valid: app.info refuses it → uninstalled, CLEAN purges', async () => {
