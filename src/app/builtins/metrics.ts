@@ -197,21 +197,23 @@ export const metricsPlugin = defineBuiltinPlugin({
       running = ctx;
       return () => void (running = undefined);
     });
-    /** The last rendering (or the one under way) and when it started, by the real clock. */
+    /** The last rendering (or the one under way: atMs -1) and when it finished, by the real clock. */
     let rendered: { text: Promise<string>; atMs: number } | undefined;
     const render = async (): Promise<string> => {
       if (running) await readStore(running);
       return registry.metrics();
     };
     kit.route('GET', '/metrics', async (ctx) => {
-      const now = performance.now();
-      if (!rendered || now - rendered.atMs >= cacheMs) {
+      // a rendering under way is shared; a finished one is served for cacheMs from its end
+      if (!rendered || (rendered.atMs >= 0 && performance.now() - rendered.atMs >= cacheMs)) {
         const text = render();
-        rendered = { text, atMs: now };
-        // a failed rendering is not served again
-        text.catch(() => {
-          if (rendered?.text === text) rendered = undefined;
-        });
+        const current: { text: Promise<string>; atMs: number } = { text, atMs: -1 };
+        rendered = current;
+        text.then(
+          () => void (current.atMs = performance.now()),
+          // a failed rendering is not served again
+          () => void (rendered === current && (rendered = undefined)),
+        );
       }
       const text = await rendered.text;
       ctx.header('content-type', registry.contentType);
