@@ -37,11 +37,12 @@ import { verifyWithAppInfo, type VerifiedInstall } from './app-info.js';
 import type { InstallClaim } from './install-payload.js';
 import { emptyLifecycleHooks, type PortalHook, type PortalLifecycleHooks } from './lifecycle-hooks.js';
 import { serverEndpointOfDomain, trustedServerEndpoint, type OAuthServerPolicy } from './oauth-server.js';
+import type { PortalTokenService } from './portal-token-provider.js';
 import type { OAuthTokenClient, OAuthTokens } from './token-client.js';
 import type { AccessGrant } from '../rest/token-provider.js';
 
 /** What the OAuth server says of an app that an ONAPPUNINSTALL claims is gone. */
-export type UninstallCheck = 'confirmed' | 'still-installed' | 'unconfirmed';
+type UninstallCheck = 'confirmed' | 'still-installed' | 'unconfirmed';
 
 export interface PortalInstallerOptions extends OAuthServerPolicy {
   portals: PortalRegistry;
@@ -50,10 +51,7 @@ export interface PortalInstallerOptions extends OAuthServerPolicy {
    * The portal's stored access token, refreshed if due (the token service: one refresh across
    * processes). Used to confirm an ONAPPUNINSTALL with the OAuth server.
    */
-  grants: {
-    getGrant(memberId: string, options?: { probe?: boolean }): Promise<AccessGrant>;
-    refreshAfterRejection(memberId: string, rejectedAccessToken: string | undefined, options?: { probe?: boolean }): Promise<AccessGrant>;
-  };
+  grants: Pick<PortalTokenService, 'getGrant' | 'refreshAfterRejection'>;
   /** Our client_id: app.info must name it. */
   clientId: string;
   hooks?: Partial<PortalLifecycleHooks>;

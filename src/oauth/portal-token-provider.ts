@@ -206,7 +206,9 @@ export class PortalTokenService {
     } catch (error) {
       if (probe && error instanceof B24Error && error.code === 'B24_ERR_TOKEN_REVOKED') {
         // the answer the probe asked for: the pair is dead; what that means for the portal is the caller's to decide
-        await this.#portals.releaseRefreshLease(memberId, owner, true).catch(() => undefined);
+        await this.#portals.releaseRefreshLease(memberId, owner, true).catch((releaseError: unknown) => {
+          this.#logger.warn({ memberId, err: releaseError }, 'could not release the refresh lease; it will lapse');
+        });
         throw new B24Error('B24_ERR_TOKEN_REVOKED', undefined, { memberId, bitrixCode: error.bitrixCode, status: error.status, cause: error });
       }
       this.#onRefresh?.({ memberId, ok: false, reason: refreshFailureReason(error) });

@@ -55,6 +55,16 @@ export interface DemoDriver {
 export type DemoIntegration = (setup: DemoSetup) => Promise<DemoDriver | undefined>;
 
 /** A signed POST/PUT to one of the app's routes, as a store or an admin script sends it. */
+
+/**
+ * How the orders plugin's generic format and the schedules route are signed (docs/integrations/):
+ * a unix timestamp, and `sha256=` hex HMAC-SHA256 of "<timestamp>.<body>" under the portal's secret.
+ */
+function timestampedSignature(secret: string, body: string, nowMs: number): { timestamp: string; signature: string } {
+  const timestamp = String(Math.floor(nowMs / 1000));
+  return { timestamp, signature: `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}` };
+}
+
 async function send(url: string, method: 'POST' | 'PUT', body: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await response.text();
@@ -145,8 +155,7 @@ function ordersDriver(setup: DemoSetup, path: string, secret: string): DemoDrive
       pending.push({ id: String(order.id), body: order });
     }
     const body = JSON.stringify(order);
-    const timestamp = String(Math.floor(setup.nowMs() / 1000));
-    const signature = `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+    const { timestamp, signature } = timestampedSignature(secret, body, setup.nowMs());
     const answer = await send(`${setup.appUrl}${path}`, 'POST', body, { 'x-b24kit-timestamp': timestamp, 'x-b24kit-signature': signature });
     if (answer.status !== 202) throw new Error(`the orders route answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     setup.logger.debug({ orderId: order.id, status: order.status }, `demo store: ${update ? 'updated' : 'new'} order ${String(order.number)} (${String(order.status)}) posted`);
@@ -173,9 +182,7 @@ export const demoSchedules: DemoIntegration = async (setup) => {
   const secret = randomBytes(24).toString('base64url');
   await setup.settings('schedules').set({ signingSecret: secret });
   const body = JSON.stringify({ rules: [DEMO_RULE] });
-  // signed as the plugin's route asks (docs/integrations/schedules.md): a timestamp, then HMAC of "<timestamp>.<body>"
-  const timestamp = String(Math.floor(setup.nowMs() / 1000));
-  const signature = `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+  const { timestamp, signature } = timestampedSignature(secret, body, setup.nowMs());
   const answer = await send(`${setup.appUrl}${path}`, 'PUT', body, { 'x-schedules-timestamp': timestamp, 'x-schedules-signature': signature });
   if (answer.status !== 200) throw new Error(`the schedules route answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return {

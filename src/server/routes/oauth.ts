@@ -19,10 +19,10 @@
  *   e.g. the code belongs to another portal), 403 B24_ERR_NOT_ADMIN, 502 when a server could not be
  *   asked. Nothing is stored on any of them.
  */
-import { clientAddressGroup } from '../client-address.js';
 import type { FastifyInstance } from 'fastify';
 import { B24Error } from '../../errors.js';
 import type { PortalInstaller } from '../../oauth/installer.js';
+import { clientAddressGroup } from '../client-address.js';
 import type { OAuthStateStore } from '../../oauth/oauth-state.js';
 import { isAllowedHost, isCloudPortalDomain } from '../../oauth/portal-domain.js';
 import { findPortalByDomain } from '../../oauth/portal-lookup.js';
