@@ -54,8 +54,6 @@ export interface DemoDriver {
 
 export type DemoIntegration = (setup: DemoSetup) => Promise<DemoDriver | undefined>;
 
-/** A signed POST/PUT to one of the app's routes, as a store or an admin script sends it. */
-
 /**
  * How the orders plugin's generic format and the schedules route are signed (docs/integrations/):
  * a unix timestamp, and `sha256=` hex HMAC-SHA256 of "<timestamp>.<body>" under the portal's secret.
@@ -65,6 +63,7 @@ function timestampedSignature(secret: string, body: string, nowMs: number): { ti
   return { timestamp, signature: `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}` };
 }
 
+/** A signed POST/PUT to one of the app's routes, as a store or an admin script sends it. */
 async function send(url: string, method: 'POST' | 'PUT', body: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await response.text();
